@@ -33,11 +33,12 @@ const char* CodeName(Code code) {
 }
 
 std::string Cause::ToString() const {
-  std::string out = field.empty() ? message : field + ": " + message;
-  if (line > 0) {
-    out += " (line " + std::to_string(line) + ", column " + std::to_string(column) + ")";
-  }
-  return out;
+  std::string out;
+  if (!source.empty()) out += source + ":";
+  if (line > 0) out += std::to_string(line) + ":" + std::to_string(column) + ":";
+  if (!out.empty()) out += " ";
+  if (!field.empty()) out += field + ": ";
+  return out + message;
 }
 
 std::string Status::ToString() const {

@@ -43,8 +43,10 @@ struct Cause {
   std::string message;  // what is wrong and what to do
   int line = 0;
   int column = 0;
+  std::string source;  // the file the input came from; empty when unknown
 
-  // Formats the cause as "field: message (line L, column C)".
+  // Formats the cause as "SOURCE:LINE:COLUMN: field: message", leaving out
+  // the parts that are unknown.
   std::string ToString() const;
   friend bool operator==(const Cause&, const Cause&) = default;
 };
