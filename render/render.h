@@ -89,7 +89,8 @@ struct RenderedDeploy {
 // Hosts that the deploy does not use are ignored. Host.spec.disabled is not
 // checked: rendering shows what would run, not whether it may be dispatched.
 // The result depends only on the arguments, so equal inputs give equal
-// scripts and hashes.
+// scripts and hashes. The function keeps no state and may run on several
+// threads at once.
 //
 // Returns InvalidArgument with one Cause per problem, naming the field path:
 // a templateRef that does not match `tmpl`, an empty fixed prefix, a missing

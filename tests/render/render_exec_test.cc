@@ -22,6 +22,7 @@ using svcd::testing::MakeTemplate;
 using svcd::testing::Named;
 using svcd::testing::ParseArgvDump;
 using svcd::testing::Positional;
+using svcd::testing::RunProcess;
 using svcd::testing::RunScript;
 using svcd::testing::TempDir;
 using svcd::testing::TestShells;
@@ -67,10 +68,13 @@ const std::vector<HostileValue>& HostileValues() {
 
 // Writes the node's script to a file, runs it under each test shell and
 // checks that argv_dump received exactly `args`, and every entry of `env`.
+// The script must also pass `dash -n`.
 void ExpectDelivered(const NodeScript& node, const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env) {
   TempDir dir;
   const auto path = dir.WriteFile(node.name + ".sh", node.script);
+  const auto syntax = RunProcess("/bin/dash", {"dash", "-n", path.string()}, {});
+  EXPECT_EQ(syntax.exit_code, 0) << node.name << ": dash -n: " << syntax.err;
   for (const auto& shell : TestShells(dir)) {
     SCOPED_TRACE(shell.label + ", node " + node.name);
     const auto result = RunScript(shell, path);
