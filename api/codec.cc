@@ -188,7 +188,9 @@ nlohmann::json ToSortedJson(const nlohmann::ordered_json& value) {
 
 StatusOr<std::vector<Object>> DecodeObjects(std::string_view text, Format format,
                                             const DecodeOptions& options) {
-  ParseLimits limits{options.max_bytes, options.max_depth};
+  ParseLimits limits;
+  limits.max_bytes = options.max_bytes;
+  limits.max_depth = options.max_depth;
   StatusOr<std::vector<Document>> documents =
       format == Format::kJson ? ParseJson(text, limits) : ParseYamlStream(text, limits);
   if (!documents.ok()) return WithSource(documents.status(), options);

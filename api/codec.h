@@ -1,7 +1,7 @@
 // The strict codec: resources from YAML or JSON text, and back.
 //
 // Decoding is strict. Unknown fields, duplicate keys, wrong types, values
-// outside their rules and missing required fields are all errors, and every
+// outside their rules and missing required fields are all errors. Every
 // problem of every document is reported in one InvalidArgument status, each
 // as a Cause with the field path and, for YAML, the line and column.
 //
@@ -42,7 +42,7 @@ struct DecodeOptions {
 //
 // Empty and comment-only YAML documents are skipped. Errors:
 //   InvalidArgument: syntax errors, a document that is not an object, no
-//     object at all, and every field problem. When the input holds more than
+//     object at all, and every field problem. When the input contains more than
 //     one document, each Cause.field starts with "[doc N] " (or "[item N] "
 //     for JSON arrays and List items) and the message names the documents.
 //   ResourceExhausted: input larger than options.max_bytes.

@@ -79,6 +79,19 @@ std::string JoinEnum(const std::vector<std::string_view>& values) {
   return out;
 }
 
+// Returns DescribeFields(kind), computed once per kind because a hostile
+// input can contain many unknown fields.
+const std::vector<FieldInfo>& CachedFields(std::string_view kind) {
+  static const std::vector<FieldInfo> kHost = DescribeFields(kKindHost);
+  static const std::vector<FieldInfo> kTemplate = DescribeFields(kKindServiceTemplate);
+  static const std::vector<FieldInfo> kDeploy = DescribeFields(kKindServiceDeploy);
+  static const std::vector<FieldInfo> kNone;
+  if (kind == kKindHost) return kHost;
+  if (kind == kKindServiceTemplate) return kTemplate;
+  if (kind == kKindServiceDeploy) return kDeploy;
+  return kNone;
+}
+
 const MapEntry* FindEntry(const Node& map, std::string_view key) {
   for (const MapEntry& entry : map.entries) {
     if (entry.key == key) return &entry;
@@ -158,7 +171,7 @@ std::string Decoder::SuggestFor(const Frame& frame, std::string_view key) const 
   }
   std::string here = SchemaPath(frame.path);
   std::vector<std::string> parents;
-  for (const FieldInfo& info : DescribeFields(kind_)) {
+  for (const FieldInfo& info : CachedFields(kind_)) {
     size_t dot = info.path.rfind('.');
     std::string_view last = dot == std::string::npos ? std::string_view(info.path)
                                                      : std::string_view(info.path).substr(dot + 1);

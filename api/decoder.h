@@ -2,9 +2,9 @@
 //
 // It runs the VisitFields descriptions of api/fields.h against a map node,
 // enforcing each field's type and Rules, and records every problem as a Cause
-// instead of stopping at the first. After an object's fields are visited it
-// reports the keys nobody asked for as unknown fields, and at entry it
-// reports duplicate keys (the first occurrence is the one decoded).
+// instead of stopping at the first. On entering a map it reports duplicate
+// keys, and decodes the first occurrence. After the map's fields are visited
+// it reports every key that no field description matched as unknown.
 
 #ifndef SVCD_API_DECODER_H_
 #define SVCD_API_DECODER_H_

@@ -1,9 +1,9 @@
 // Defaulting of resources, and spec comparison after defaulting.
 //
-// Decoding starts from default-constructed structs, so an omitted integer or
-// boolean field already holds its documented default after DecodeObjects
-// (the member initializers in api/types.h are those defaults), and an
-// explicit value, zero included, stays as written. The fields whose default
+// Decoding starts from default-constructed structs, and the member
+// initializers in api/types.h are the documented defaults. So an omitted
+// integer or boolean field already has its default after DecodeObjects, and
+// an explicit value, zero included, stays as written. The fields whose default
 // depends on other fields are empty strings or unset optionals until
 // ApplyDefaults fills them:
 //

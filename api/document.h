@@ -2,7 +2,7 @@
 //
 // The typed decoder (api/decoder.h) reads resources from this tree instead of
 // from yaml-cpp nodes or nlohmann::json values, because both libraries lose
-// facts that strict decoding needs: yaml-cpp's node API keeps one of two
+// facts that strict decoding needs. yaml-cpp's node API keeps one of two
 // duplicate keys and resolves scalar types, and nlohmann keeps the last
 // duplicate key. The tree keeps every map entry in document order (duplicates
 // included), each scalar's text exactly as written, whether the scalar was
@@ -65,6 +65,10 @@ struct Document {
 struct ParseLimits {
   size_t max_bytes = 4 << 20;  // larger input is rejected with ResourceExhausted
   int max_depth = 64;          // nesting of maps and lists
+  // Bounds the memory a small but hostile input can take: a tree node costs
+  // about 100 bytes, against as little as 2 bytes of text.
+  size_t max_nodes = 200000;
+  size_t max_documents = 10000;
 };
 
 // Parses a YAML stream into its documents.
@@ -72,11 +76,12 @@ struct ParseLimits {
 // Drops a leading UTF-8 byte-order mark and normalises CRLF and lone CR line
 // endings to LF before parsing, so line numbers stay those of the input.
 // Returns InvalidArgument for syntax errors (with line and column), tab
-// indentation, anchors and aliases, unsupported tags, non-scalar map keys and
-// nesting deeper than `limits.max_depth`; ResourceExhausted when the text is
-// larger than `limits.max_bytes`. NUL characters (raw or from a "\0" escape)
-// do not fail the parse: they are reported in the owning Document's causes
-// with the field path of the scalar that contains them.
+// indentation, anchors and aliases, unsupported tags, non-scalar map keys,
+// nesting deeper than `limits.max_depth` and more nodes or documents than
+// the limits allow; ResourceExhausted when the text is larger than
+// `limits.max_bytes`. NUL characters (raw or from a "\0" escape) and text
+// that is not UTF-8 do not fail the parse: they are reported in the owning
+// Document's causes with the field path of the scalar that contains them.
 StatusOr<std::vector<Document>> ParseYamlStream(std::string_view text,
                                                 const ParseLimits& limits = {});
 

@@ -1,7 +1,7 @@
 // Encoder: the visitor that writes a resource as JSON, in field order.
 //
 // It runs the VisitFields descriptions of api/fields.h and writes every field
-// that holds a value: integers and booleans always, strings, lists and maps
+// that has a value: integers and booleans always, strings, lists and maps
 // when non-empty, optional fields when set, and nested objects unless they
 // equal their default. Omitting an empty string is safe
 // because every string field decodes to empty when absent, except

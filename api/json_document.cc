@@ -15,7 +15,7 @@ namespace {
 // would collapse to the last one.
 class JsonTreeBuilder {
  public:
-  explicit JsonTreeBuilder(int max_depth) : max_depth_(max_depth) {}
+  explicit JsonTreeBuilder(const ParseLimits& limits) : limits_(limits) {}
 
   bool null() { return Add(Node{}); }
   bool boolean(bool value) { return AddScalar(value ? "true" : "false", false); }
@@ -61,11 +61,17 @@ class JsonTreeBuilder {
   }
 
   bool Add(Node node) {
+    if (node_count_ >= limits_.max_nodes) return TooManyNodes();
     Place(std::move(node));
     return true;
   }
 
+  bool TooManyNodes() {
+    return Fail("more than " + std::to_string(limits_.max_nodes) + " values; split it up");
+  }
+
   Node* Place(Node node) {
+    ++node_count_;
     if (stack_.empty()) {
       root_ = std::move(node);
       return &root_;
@@ -80,9 +86,10 @@ class JsonTreeBuilder {
   }
 
   bool Open(Node::Type type) {
-    if (static_cast<int>(stack_.size()) >= max_depth_) {
-      return Fail("nesting deeper than " + std::to_string(max_depth_) + " levels");
+    if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
+      return Fail("nesting deeper than " + std::to_string(limits_.max_depth) + " levels");
     }
+    if (node_count_ >= limits_.max_nodes) return TooManyNodes();
     Node node;
     node.type = type;
     stack_.push_back(Place(std::move(node)));
@@ -99,7 +106,8 @@ class JsonTreeBuilder {
     return false;
   }
 
-  int max_depth_;
+  const ParseLimits& limits_;
+  size_t node_count_ = 0;
   Node root_;
   std::vector<Node*> stack_;
   std::string pending_key_;
@@ -126,7 +134,7 @@ std::string JoinPath(const std::string& parent, std::string_view key) {
   return parent.empty() ? std::string(key) : parent + "." + std::string(key);
 }
 
-// Reports every key and string that holds a NUL (from a "\u0000" escape).
+// Reports every key and string that contains a NUL (from a "\u0000" escape).
 void CollectNuls(const Node& node, const std::string& path, std::vector<Cause>& causes) {
   constexpr char kMessage[] = "contains a NUL character; remove it";
   switch (node.type) {
@@ -168,7 +176,7 @@ StatusOr<std::vector<Document>> ParseJson(std::string_view text, const ParseLimi
                                      std::to_string(limits.max_bytes) + " bytes; split it up");
   }
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  JsonTreeBuilder builder(limits.max_depth);
+  JsonTreeBuilder builder(limits);
   bool ok = false;
   try {
     ok = nlohmann::json::sax_parse(text, &builder);

@@ -6,6 +6,7 @@
 #include <yaml-cpp/parser.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -42,7 +43,7 @@ struct ScalarStart {
   std::string path;
 };
 
-// The input after normalisation, and what the raw bytes held.
+// The input after normalisation, and what the raw bytes contained.
 struct PreparedText {
   std::string text;
   std::vector<Position> raw_nuls;       // replaced by spaces in `text`
@@ -90,6 +91,33 @@ PreparedText Prepare(std::string_view input) {
   return out;
 }
 
+// Returns true when `text` is well-formed UTF-8: no overlong forms, no
+// surrogates, nothing above U+10FFFF. yaml-cpp passes other bytes through.
+bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char lead = static_cast<unsigned char>(text[i]);
+    int length = lead < 0x80           ? 1
+                 : (lead >> 5) == 0x6  ? 2
+                 : (lead >> 4) == 0xE  ? 3
+                 : (lead >> 3) == 0x1E ? 4
+                                       : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    uint32_t code = length == 1 ? lead : lead & (0x7F >> length);
+    for (int k = 1; k < length; ++k) {
+      unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 std::string ChildPath(const std::string& parent, std::string_view key) {
   if (parent.empty()) return std::string(key);
   return parent + "." + std::string(key);
@@ -99,10 +127,15 @@ std::string ChildPath(const std::string& parent, std::string_view key) {
 class TreeBuilder : public YAML::EventHandler {
  public:
   TreeBuilder(std::vector<Document>& documents, std::vector<ScalarStart>& scalars,
-              std::set<int>& node_lines, int max_depth)
-      : documents_(documents), scalars_(scalars), node_lines_(node_lines), max_depth_(max_depth) {}
+              std::set<int>& node_lines, const ParseLimits& limits)
+      : documents_(documents), scalars_(scalars), node_lines_(node_lines), limits_(limits) {}
 
   void OnDocumentStart(const YAML::Mark& mark) override {
+    if (documents_.size() >= limits_.max_documents) {
+      throw TreeError{"more than " + std::to_string(limits_.max_documents) +
+                          " documents in one stream; split it up",
+                      mark};
+    }
     Document& doc = documents_.emplace_back();
     doc.index = static_cast<int>(documents_.size());
     doc.line = mark.line + 1;
@@ -164,7 +197,8 @@ class TreeBuilder : public YAML::EventHandler {
   std::vector<Document>& documents_;
   std::vector<ScalarStart>& scalars_;
   std::set<int>& node_lines_;
-  int max_depth_;
+  const ParseLimits& limits_;
+  size_t node_count_ = 0;
   std::vector<Open> stack_;
   bool root_done_ = false;
 };
@@ -187,6 +221,9 @@ void TreeBuilder::OnScalar(const YAML::Mark& mark, const std::string& tag, YAML:
   if (value.find('\0') != std::string::npos) {
     documents_.back().causes.push_back(
         CauseAt(path, "contains a NUL character; remove it", mark.line + 1, mark.column + 1));
+  } else if (!IsValidUtf8(value)) {
+    documents_.back().causes.push_back(CauseAt(path, "is not valid UTF-8; save the file as UTF-8",
+                                               mark.line + 1, mark.column + 1));
   }
   Place(mark, std::move(node));
 }
@@ -197,8 +234,8 @@ void TreeBuilder::OpenCollection(const YAML::Mark& mark, const std::string& tag,
   if (tag != "?" && tag != "!") {
     throw TreeError{"unsupported tag \"" + tag + "\"; remove it", mark};
   }
-  if (static_cast<int>(stack_.size()) >= max_depth_) {
-    throw TreeError{"nesting deeper than " + std::to_string(max_depth_) + " levels", mark};
+  if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
+    throw TreeError{"nesting deeper than " + std::to_string(limits_.max_depth) + " levels", mark};
   }
   std::string path = PathOfNext();
   Node node;
@@ -220,6 +257,10 @@ std::string TreeBuilder::PathOfNext() const {
 }
 
 Node* TreeBuilder::Place(const YAML::Mark& mark, Node node) {
+  if (++node_count_ > limits_.max_nodes) {
+    throw TreeError{"more than " + std::to_string(limits_.max_nodes) + " values; split it up",
+                    mark};
+  }
   node.line = mark.line + 1;
   node.column = mark.column + 1;
   node_lines_.insert(node.line);
@@ -289,7 +330,7 @@ StatusOr<std::vector<Document>> ParseYamlStream(std::string_view text, const Par
   std::istringstream in(prepared.text);
   try {
     YAML::Parser parser(in);
-    TreeBuilder builder(documents, scalars, node_lines, limits.max_depth);
+    TreeBuilder builder(documents, scalars, node_lines, limits);
     while (parser.HandleNextDocument(builder)) {
     }
   } catch (const TreeError& error) {

@@ -1,5 +1,5 @@
 // Every strict rule of the decoder: each bad input must produce a cause at
-// the exact field path and line, with a message that says what to do.
+// the exact field path and line, with a message that tells the user what to do.
 
 #include <gtest/gtest.h>
 

@@ -244,7 +244,7 @@ TEST(DecodeTextTest, RejectsAnchorsAndAliases) {
        {kDeploy + "  envs: &shared []\n", kDeploy + "  workers: [{host: a, envs: *shared}]\n"}) {
     std::vector<Cause> causes = CausesOf(text);
     ASSERT_EQ(causes.size(), 1u) << Join(causes);
-    // yaml-cpp rejects an alias to an undefined anchor before the tree sees it.
+    // yaml-cpp rejects an alias to an undefined anchor before calling the tree builder.
     EXPECT_NE(causes[0].message.find("anchor"), std::string::npos) << causes[0].message;
     EXPECT_EQ(causes[0].line, 10);
   }
@@ -343,6 +343,42 @@ TEST(DecodeTextTest, EnforcesSizeAndDepthLimits) {
   causes = CausesOf(deep_json, Format::kJson);
   ASSERT_EQ(causes.size(), 1u) << Join(causes);
   EXPECT_NE(causes[0].message.find("nesting deeper than 64 levels"), std::string::npos);
+}
+
+TEST(DecodeTextTest, RejectsTooManyValuesAndDocuments) {
+  std::string many = kDeploy + "  bogus: [";
+  for (int i = 0; i < 200001; ++i) many += "1,";
+  many += "1]\n";
+  std::vector<Cause> causes = CausesOf(many);
+  ASSERT_EQ(causes.size(), 1u) << Join(causes);
+  EXPECT_NE(causes[0].message.find("more than 200000 values"), std::string::npos);
+
+  causes = CausesOf("[" + many.substr(many.find('[') + 1), Format::kJson);
+  ASSERT_EQ(causes.size(), 1u) << Join(causes);
+  EXPECT_NE(causes[0].message.find("more than 200000 values"), std::string::npos);
+
+  std::string documents;
+  for (int i = 0; i < 10001; ++i) documents += "---\n";
+  causes = CausesOf(documents);
+  ASSERT_EQ(causes.size(), 1u) << Join(causes);
+  EXPECT_NE(causes[0].message.find("more than 10000 documents"), std::string::npos);
+}
+
+TEST(DecodeTextTest, RejectsInvalidUtf8) {
+  for (const char* bad : {"b\xff", "x\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    SCOPED_TRACE(bad);
+    std::vector<Cause> causes =
+        CausesOf(kDeploy + "  envs:\n    - name: A\n      value: \"" + bad + "\"\n");
+    const Cause* cause = FindCause(causes, "spec.envs[0].value");
+    ASSERT_NE(cause, nullptr) << Join(causes);
+    EXPECT_EQ(cause->line, 12);
+    EXPECT_NE(cause->message.find("not valid UTF-8"), std::string::npos);
+  }
+  EXPECT_EQ(
+      EnvValueOf(
+          kDeploy +
+          "  envs:\n    - name: A\n      value: \"\xc3\xbc \xe6\xbc\xa2 \xf0\x9f\x98\x80\"\n"),
+      "\xc3\xbc \xe6\xbc\xa2 \xf0\x9f\x98\x80");
 }
 
 TEST(DecodeTextTest, DetectsFormatByFirstByte) {
