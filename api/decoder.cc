@@ -190,7 +190,9 @@ const MapEntry* Decoder::Lookup(std::string_view name, const Rules& rules) {
   frame.known.push_back(name);
   const MapEntry* entry = FindEntry(*frame.node, name);
   if (entry == nullptr || entry->value.type == Node::Type::kNull) {
-    if (rules.required) Add(ChildPath(name), "missing required field", nullptr);
+    if (rules.required) {
+      Add(ChildPath(name), "missing required field; add " + std::string(name) + ":", nullptr);
+    }
     return nullptr;
   }
   return entry;

@@ -41,8 +41,12 @@ class SchemaRecorder {
   void StringMap(std::string_view name, std::map<std::string, std::string>&, const Rules& rules) {
     Add(name, "map", rules);
   }
+  // Length and pattern rules apply to each item, so they are listed on the
+  // "name[]" entry and not on the array.
   void StringList(std::string_view name, std::vector<std::string>&, const Rules& rules) {
-    Add(name, "array", rules);
+    FieldInfo& list = Add(name, "array", rules);
+    list.max_length.reset();
+    list.pattern.clear();
     FieldInfo& item = Add(std::string(name) + "[]", "string", {});
     item.max_length = rules.max_length;
     item.pattern = std::string(rules.pattern);

@@ -176,6 +176,15 @@ TEST(SchemaTest, DescribesFieldsWithTypesAndRules) {
   EXPECT_EQ(workers->type, "array");
   EXPECT_EQ(workers->max_items, 256);
 
+  const FieldInfo* finalizers = FindField(fields, "metadata.finalizers");
+  ASSERT_NE(finalizers, nullptr);
+  EXPECT_FALSE(finalizers->max_length.has_value());
+  EXPECT_EQ(finalizers->max_items, 32);
+  const FieldInfo* finalizer = FindField(fields, "metadata.finalizers[]");
+  ASSERT_NE(finalizer, nullptr);
+  EXPECT_EQ(finalizer->type, "string");
+  EXPECT_EQ(finalizer->max_length, 253);
+
   const FieldInfo* labels = FindField(fields, "metadata.labels");
   ASSERT_NE(labels, nullptr);
   EXPECT_EQ(labels->type, "map");
