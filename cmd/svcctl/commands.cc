@@ -1,12 +1,23 @@
 #include "cmd/svcctl/commands.h"
 
+#include "cmd/svcctl/resources.h"
+
 namespace svcd::ctl {
 
-void AddRenderCommand(CLI::App& app, CommandRegistry& registry);  // render_command.cc
-
 void AddCommands(CLI::App& app, CommandRegistry& registry) {
-  // Subcommands register here as they are built.
+  static GlobalOptions global;
+  app.add_option("-s,--server", global.server,
+                 "svcd URL, such as http://127.0.0.1:7070 (default: $SVCD_SERVER, then that)");
+  app.add_option("--token", global.token,
+                 "Bearer token (default: $SVCD_TOKEN; other users can see argv, prefer the "
+                 "variable)");
+  app.add_option("-n,--namespace", global.namespace_, "Namespace of servicedeploys (default: default)");
+  app.add_option("--request-timeout", global.timeout, "Timeout of each request, such as 30s");
+
   AddRenderCommand(app, registry);
+  AddApplyCommands(app, global, registry);
+  AddGetCommand(app, global, registry);
+  AddDeleteCommands(app, global, registry);
 }
 
 }  // namespace svcd::ctl

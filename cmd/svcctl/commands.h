@@ -33,8 +33,16 @@ class CommandRegistry {
   std::vector<std::pair<CLI::App*, std::function<int()>>> entries_;
 };
 
-// Registers every subcommand. Defined in commands.cc.
+struct GlobalOptions;
+
+// Registers the global options and every subcommand. Defined in commands.cc.
 void AddCommands(CLI::App& app, CommandRegistry& registry);
+
+// One function per command file. `global` outlives the parse and the run.
+void AddRenderCommand(CLI::App& app, CommandRegistry& registry);
+void AddApplyCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+void AddGetCommand(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+void AddDeleteCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
 }  // namespace svcd::ctl
 
