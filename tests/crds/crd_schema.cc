@@ -22,13 +22,13 @@ void AddFields(const json& schema, const std::string& path, bool required,
                std::vector<SchemaField>& out);
 
 // Adds the properties of an object schema. At the root (empty prefix) it
-// skips apiVersion, kind and metadata, whose schemas Kubernetes fixes.
+// skips metadata, whose schema Kubernetes fixes.
 void AddProperties(const json& schema, const std::string& prefix, std::vector<SchemaField>& out) {
   if (!schema.contains("properties")) return;
   std::vector<std::string> required;
   if (schema.contains("required")) required = schema["required"].get<std::vector<std::string>>();
   for (const auto& [name, property] : schema["properties"].items()) {
-    if (prefix.empty() && (name == "apiVersion" || name == "kind" || name == "metadata")) continue;
+    if (prefix.empty() && name == "metadata") continue;
     bool is_required = std::find(required.begin(), required.end(), name) != required.end();
     AddFields(property, prefix.empty() ? name : prefix + "." + name, is_required, out);
   }
@@ -49,6 +49,10 @@ void AddFields(const json& schema, const std::string& path, bool required,
   if (schema.contains("minimum")) field.minimum = schema["minimum"].get<int64_t>();
   if (schema.contains("maximum")) field.maximum = schema["maximum"].get<int64_t>();
   field.pattern = schema.value("pattern", "");
+  const json& limits =
+      field.type == "map" ? schema["additionalProperties"] : schema;  // a map limits its values
+  if (limits.contains("maxLength")) field.max_length = limits["maxLength"].get<int64_t>();
+  if (schema.contains("maxItems")) field.max_items = schema["maxItems"].get<int64_t>();
   field.description = schema.value("description", "");
   const std::string type = field.type;
   out.push_back(std::move(field));

@@ -72,6 +72,8 @@ struct SchemaField {
   std::optional<int64_t> minimum;
   std::optional<int64_t> maximum;
   std::string pattern;
+  std::optional<int64_t> max_length;  // strings; for a map, each value
+  std::optional<int64_t> max_items;   // arrays
   std::string description;
   const nlohmann::json* schema = nullptr;  // points into the Crd's document
 };
@@ -80,8 +82,8 @@ struct SchemaField {
 std::string SchemaType(const nlohmann::json& schema);
 
 // Lists every property below `root`, sorted by path, except the root's
-// apiVersion, kind and metadata, which Kubernetes defines. The elements of
-// an array of scalars appear as "path[]".
+// metadata, whose schema Kubernetes defines. The elements of an array of
+// scalars appear as "path[]".
 std::vector<SchemaField> FlattenSchema(const nlohmann::json& root);
 
 }  // namespace svcd::crdtest
