@@ -73,8 +73,8 @@ class Status {
   static Status Unauthenticated(std::string m) {
     return Status(Code::kUnauthenticated, std::move(m));
   }
-  static Status PermissionDenied(std::string m) {
-    return Status(Code::kPermissionDenied, std::move(m));
+  static Status PermissionDenied(std::string m, std::vector<Cause> c = {}) {
+    return Status(Code::kPermissionDenied, std::move(m), std::move(c));
   }
   static Status ResourceExhausted(std::string m) {
     return Status(Code::kResourceExhausted, std::move(m));
