@@ -18,7 +18,7 @@ double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 Status CheckOptions(const ControllerOptions& options) {
   if (options.name.empty()) {
     return Status::InvalidArgument(
-        "options.name: must not be empty; name the controller, such as \"servicedeploy\"");
+        "options.name: must not be empty. Name the controller, such as \"servicedeploy\"");
   }
   const std::string where = "controller " + options.name + ": ";
   if (options.workers < 1 || options.workers > kMaxWorkers) {
@@ -28,11 +28,11 @@ Status CheckOptions(const ControllerOptions& options) {
   }
   if (options.reconcile_timeout < Duration::zero()) {
     return Status::InvalidArgument(
-        where + "options.reconcile_timeout: must not be negative; use zero for no timeout");
+        where + "options.reconcile_timeout: must not be negative. Use zero for no timeout");
   }
   if (options.resync_period < Duration::zero()) {
     return Status::InvalidArgument(
-        where + "options.resync_period: must not be negative; use zero to disable the resync");
+        where + "options.resync_period: must not be negative. Use zero to disable the resync");
   }
   if (!std::isfinite(options.resync_jitter) || options.resync_jitter < 0 ||
       options.resync_jitter > 1) {
@@ -42,7 +42,7 @@ Status CheckOptions(const ControllerOptions& options) {
   if (options.resync_period > Duration::zero() && !options.lister) {
     return Status::InvalidArgument(where +
                                    "options.lister: required when options.resync_period is "
-                                   "positive; pass a lister or set the period to zero");
+                                   "positive. Pass a lister or set the period to zero");
   }
   return Status::Ok();
 }
@@ -79,7 +79,7 @@ Status Controller::Start() {
     std::lock_guard<std::mutex> guard(mu_);
     if (started_ || stopping_) {
       return Status::FailedPrecondition("controller " + options_.name +
-                                        " was already started or stopped; create a new one");
+                                        " was already started or stopped. Create a new controller");
     }
     started_ = true;
     running_workers_ = options_.workers;
@@ -111,7 +111,8 @@ Status Controller::Start() {
 }
 
 Status Controller::AbortStart(int unstarted, const std::system_error& error) {
-  // The threads that exist see the stop and end; the destructor joins them.
+  // The threads that exist see the stop and end, and the destructor joins
+  // them. NOTE: no test makes thread creation fail, so this path is unrun.
   {
     std::lock_guard<std::mutex> guard(mu_);
     const int unstarted_workers = std::max(0, options_.workers - static_cast<int>(threads_.size()));
@@ -346,7 +347,7 @@ Status Controller::Stop(Duration timeout) {
                    running_threads_, keys);
       return Status::DeadlineExceeded(fmt::format(
           "controller {} did not stop within {}s: {} threads still running, reconciles in "
-          "progress: [{}]; the destructor waits for them",
+          "progress: [{}]. The destructor waits for them",
           options_.name, Seconds(timeout), running_threads_, keys));
     }
   }

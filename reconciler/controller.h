@@ -104,7 +104,8 @@ class Controller {
   // Returns OK once every thread has ended, or DeadlineExceeded naming the
   // keys still running when the timeout passes. Those threads keep running
   // and the destructor waits for them. Calling Stop before Start, or again,
-  // is allowed.
+  // is allowed. Never call it from inside Reconcile, because it would wait
+  // for its own worker.
   Status Stop(Duration timeout);
 
   const std::string& name() const { return options_.name; }

@@ -35,7 +35,7 @@ class FakeClock final : public Clock {
 
   // Moves both clocks forward by `d` and wakes every waiter whose deadline is
   // now reached. A zero or negative `d` leaves the time unchanged and wakes
-  // nobody, because a fake clock must not go backwards either.
+  // no waiter, because a fake clock must not go backwards either.
   void Advance(Duration d);
 
   // Returns the number of threads blocked in WaitUntil or SleepUntil right

@@ -104,7 +104,7 @@ StatusOr<std::unique_ptr<MaxOfRateLimiter>> MaxOfRateLimiter::Create(
   for (std::size_t i = 0; i < limiters.size(); ++i) {
     if (limiters[i] == nullptr) {
       return Status::InvalidArgument("max-of rate limiter: limiters[" + std::to_string(i) +
-                                     "] is null; pass a constructed limiter");
+                                     "] is null. Pass a constructed limiter");
     }
   }
   return std::unique_ptr<MaxOfRateLimiter>(new MaxOfRateLimiter(std::move(limiters)));
@@ -125,11 +125,11 @@ void MaxOfRateLimiter::Forget(const std::string& key) {
 }
 
 int MaxOfRateLimiter::NumRequeues(const std::string& key) {
-  int most = 0;
+  int max_requeues = 0;
   for (const auto& limiter : limiters_) {
-    most = std::max(most, limiter->NumRequeues(key));
+    max_requeues = std::max(max_requeues, limiter->NumRequeues(key));
   }
-  return most;
+  return max_requeues;
 }
 
 std::unique_ptr<RateLimiter> DefaultControllerRateLimiter(Clock& clock) {

@@ -56,7 +56,7 @@ class ExponentialBackoffRateLimiter final : public RateLimiter {
   std::unordered_map<std::string, int> failures_;  // guarded by mu_
 };
 
-// One token bucket shared by all keys: it holds at most `burst` tokens and
+// One token bucket shared by all keys: it has room for `burst` tokens and
 // refills at `qps` tokens per second of Clock time. Each When() takes a token
 // and returns 0 while tokens are left. Once they run out it reserves a future
 // token and returns the wait until that token exists, so callers that follow
@@ -85,12 +85,13 @@ class TokenBucketRateLimiter final : public RateLimiter {
   TimePoint updated_;  // guarded by mu_
 };
 
-// Combines limiters: When() asks each one (so each records the retry) and
-// returns the longest delay; Forget() forgets in every one; NumRequeues()
-// returns the maximum over all of them.
+// Combines limiters. When() calls When() on each one, so each records the
+// retry, and returns the longest delay. Forget() calls Forget() on every
+// one, and NumRequeues() returns the maximum over all of them.
 class MaxOfRateLimiter final : public RateLimiter {
  public:
-  // Returns InvalidArgument when `limiters` is empty or holds a null pointer.
+  // Returns InvalidArgument when `limiters` is empty or contains a null
+  // pointer.
   static StatusOr<std::unique_ptr<MaxOfRateLimiter>> Create(
       std::vector<std::unique_ptr<RateLimiter>> limiters);
 
@@ -111,10 +112,11 @@ inline constexpr Duration kDefaultBackoffMax = std::chrono::seconds(1000);
 inline constexpr double kDefaultQps = 10;
 inline constexpr int kDefaultBurst = 100;
 
-// Returns the limiter controllers use unless told otherwise: the maximum of a
-// per-key backoff from 5 ms doubling up to 1000 s and an overall bucket of
-// 10 qps with a burst of 100. These are the defaults of controller-runtime's
-// default controller rate limiter. `clock` must outlive the limiter.
+// Returns the limiter a controller uses when none is configured: the maximum
+// of a per-key backoff from 5 ms doubling up to 1000 s and an overall bucket
+// of 10 qps with a burst of 100. client-go's
+// workqueue.DefaultControllerRateLimiter, which controller-runtime uses by
+// default, has the same values. `clock` must outlive the limiter.
 std::unique_ptr<RateLimiter> DefaultControllerRateLimiter(Clock& clock);
 
 }  // namespace svcd::reconciler

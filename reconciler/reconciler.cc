@@ -9,7 +9,7 @@ namespace {
 Status RequireError(Status status, std::string_view kind) {
   if (status.ok()) {
     return Status::Internal("reconciler returned " + std::string(kind) +
-                            " with an OK status; return Result::Done() for success");
+                            " with an OK status. Return Result::Done() for success");
   }
   return status;
 }

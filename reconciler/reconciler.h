@@ -15,8 +15,8 @@
 
 namespace svcd::reconciler {
 
-// What a reconcile asks the controller to do next. Build one with the named
-// factories, or return a Status, which converts to Error(status).
+// The next step a reconcile requests from the controller. Build one with the
+// named factories, or return a Status, which converts to Error(status).
 class Result {
  public:
   // Done: the object matches its spec. An OK Status converts to Done().

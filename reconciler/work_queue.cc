@@ -64,7 +64,6 @@ void WorkQueue::AddAfter(const std::string& key, Duration delay) {
 }
 
 void WorkQueue::AddRateLimited(const std::string& key) {
-  const Duration delay = rate_limiter_->When(key);
   {
     std::lock_guard<std::mutex> guard(mu_);
     if (shutting_down_) {
@@ -72,7 +71,9 @@ void WorkQueue::AddRateLimited(const std::string& key) {
     }
     metrics_->IncRetries(name_);
   }
-  AddAfter(key, delay);
+
+  // The rate limiter has its own lock, so call it without holding mu_.
+  AddAfter(key, rate_limiter_->When(key));
 }
 
 void WorkQueue::Forget(const std::string& key) { rate_limiter_->Forget(key); }

@@ -243,7 +243,7 @@ TEST_F(ControllerTest, RetriesErrorWithGrowingBackoff) {
   ASSERT_TRUE(metrics_.events.WaitFor("error", 2));
   EXPECT_EQ(reconciler.calls("a"), 2);
 
-  // The second retry is due after 10 ms. Success forgets the backoff.
+  // The second retry is due after 10 ms. Success resets the backoff.
   clock_.Advance(milliseconds(9));
   EXPECT_EQ(controller->queue().Len(), 0u);
   clock_.Advance(milliseconds(1));

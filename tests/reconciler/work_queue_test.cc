@@ -205,21 +205,35 @@ TEST_F(WorkQueueTest, ShutDownUnblocksGet) {
   EXPECT_TRUE(queue->ShuttingDown());
 }
 
-TEST_F(WorkQueueTest, ShutDownDrainsReadyKeysAndRejectsNewOnes) {
+TEST_F(WorkQueueTest, ShutDownDrainsReadyKeys) {
   auto queue = MakeQueue();
   queue->Add("a");
   queue->Add("b");
   queue->AddAfter("delayed", seconds(1));
 
   queue->ShutDown();
-  queue->Add("c");
-  queue->AddAfter("d", seconds(1));
-  queue->AddRateLimited("e");
   clock_.Advance(seconds(2));
 
   EXPECT_EQ(queue->NumDelayed(), 0u);
   EXPECT_EQ(MustGet(*queue), "a");
   EXPECT_EQ(MustGet(*queue), "b");
+  EXPECT_EQ(queue->Get().status().code(), Code::kUnavailable);
+}
+
+TEST_F(WorkQueueTest, ShutDownIgnoresNewKeys) {
+  auto queue = MakeQueue();
+  queue->ShutDown();
+
+  queue->Add("a");
+  queue->AddAfter("b", seconds(1));
+  queue->AddRateLimited("c");
+  clock_.Advance(seconds(2));
+
+  EXPECT_EQ(queue->Len(), 0u);
+  EXPECT_EQ(queue->NumDelayed(), 0u);
+  EXPECT_EQ(queue->NumRequeues("c"), 0);
+  EXPECT_EQ(metrics_.adds(), 0);
+  EXPECT_EQ(metrics_.retries(), 0);
   EXPECT_EQ(queue->Get().status().code(), Code::kUnavailable);
 }
 
