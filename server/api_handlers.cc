@@ -1,0 +1,369 @@
+#include "server/api_handlers.h"
+
+#include <ctime>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "api/codec.h"
+#include "api/document.h"
+#include "server/apply_service.h"
+#include "server/legacy_deploy.h"
+#include "server/status_response.h"
+
+namespace svcd::server {
+namespace {
+
+constexpr char kPrefix[] = "/apis/svcd.io/v1alpha1";
+
+Response JsonResponse(int status, const nlohmann::json& body) {
+  Response response;
+  response.status = status;
+  response.body = body.dump();
+  return response;
+}
+
+// Reads ?dryRun: absent means a real write, "All" a dry run.
+StatusOr<bool> DryRunOf(const Request& request) {
+  auto it = request.query.find("dryRun");
+  if (it == request.query.end()) return false;
+  if (it->second == "All") return true;
+  return Status::InvalidArgument("invalid dryRun \"" + it->second + "\": the only value is All");
+}
+
+bool IsYamlOrJsonType(const Request& request) {
+  auto it = request.headers.find("content-type");
+  if (it == request.headers.end()) return true;
+  const std::string& type = it->second;
+  for (const char* accepted : {"application/json", "application/yaml", "application/x-yaml",
+                               "text/yaml", "text/x-yaml", "text/plain", "application/apply-patch+yaml"}) {
+    if (type.rfind(accepted, 0) == 0) return true;
+  }
+  return false;
+}
+
+// Decodes the objects of a request body. A body that is not YAML or JSON at
+// all gets 400; one that parses but holds invalid objects gets 422.
+std::variant<std::vector<api::Object>, Response> ReadObjects(const Request& request) {
+  if (!IsYamlOrJsonType(request)) {
+    return BadRequestResponse("unsupported Content-Type " + request.headers.at("content-type") +
+                              "; send application/yaml or application/json");
+  }
+  const api::Format format = api::DetectFormat(request.body);
+  auto parsed = format == api::Format::kJson ? api::ParseJson(request.body)
+                                             : api::ParseYamlStream(request.body);
+  if (!parsed.ok()) {
+    if (parsed.status().code() == Code::kResourceExhausted) return StatusResponse(parsed.status());
+    Response response = StatusResponse(parsed.status());
+    response.status = 400;
+    nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+    if (body.is_object()) {
+      body["code"] = 400;
+      body["reason"] = "BadRequest";
+      response.body = body.dump();
+    }
+    return response;
+  }
+  StatusOr<std::vector<api::Object>> objects =
+      api::DecodeObjects(request.body, format, {.source_name = "request body"});
+  if (!objects.ok()) return StatusResponse(objects.status());
+  return std::move(*objects);
+}
+
+nlohmann::json ItemJson(const ApplyItem& item) {
+  nlohmann::json out = {{"kind", item.kind}, {"name", item.name}, {"action", item.action},
+                        {"object", api::EncodeJson(item.object)}};
+  if (!item.namespace_.empty()) out["namespace"] = item.namespace_;
+  return out;
+}
+
+StatusSubject SubjectOf(const std::string& kind, const PathParams& params) {
+  auto it = params.find("name");
+  return {kind, it == params.end() ? "" : it->second};
+}
+
+// The resource routes of one kind, bound to the store.
+class KindRoutes {
+ public:
+  KindRoutes(store::Store& store, ApplyService& apply, std::string kind)
+      : store_(store), apply_(apply), kind_(std::move(kind)) {}
+
+  Response List(const Request& request, const PathParams& params) const {
+    store::ListOptions options;
+    options.kind = kind_;
+    if (auto it = params.find("ns"); it != params.end()) options.namespace_ = it->second;
+    if (auto it = request.query.find("labelSelector"); it != request.query.end()) {
+      StatusOr<store::LabelSelector> selector = store::LabelSelector::Parse(it->second);
+      if (!selector.ok()) return StatusResponse(selector.status());
+      options.selector = *selector;
+    }
+    StatusOr<std::vector<api::Object>> objects = store_.List(options);
+    if (!objects.ok()) return StatusResponse(objects.status());
+    nlohmann::json items = nlohmann::json::array();
+    for (const api::Object& object : *objects) items.push_back(api::EncodeJson(object));
+    return JsonResponse(200, {{"apiVersion", api::kGroupVersion},
+                              {"kind", kind_ + "List"},
+                              {"metadata", nlohmann::json::object()},
+                              {"items", items}});
+  }
+
+  Response Get(const PathParams& params, bool status_only) const {
+    StatusOr<api::Object> object = store_.Get(KeyFrom(params));
+    if (!object.ok()) return StatusResponse(object.status(), SubjectOf(kind_, params));
+    nlohmann::json body = api::EncodeJson(*object);
+    if (status_only) body.erase("spec");
+    return JsonResponse(200, body);
+  }
+
+  // POST on the collection (create) and PUT on an object (replace).
+  Response Write(const Request& request, const PathParams& params, store::Write::Op op) const {
+    StatusOr<bool> dry_run = DryRunOf(request);
+    if (!dry_run.ok()) return BadRequestResponse(dry_run.status().message());
+    auto read = ReadObjects(request);
+    if (auto* response = std::get_if<Response>(&read)) return *response;
+    auto& objects = std::get<std::vector<api::Object>>(read);
+    if (objects.size() != 1) {
+      return StatusResponse(Status::InvalidArgument(
+          "expected exactly one object, got " + std::to_string(objects.size()) +
+          "; use POST " + std::string(kPrefix) + "/apply for several"));
+    }
+    api::Object& object = objects.front();
+    Status matches = MatchesPath(object, params);
+    if (!matches.ok()) return StatusResponse(matches, SubjectOf(kind_, params));
+
+    ApplyRequest apply_request{.objects = {object},
+                               .op = op,
+                               .user = request.user,
+                               .role = request.role,
+                               .dry_run = *dry_run};
+    StatusOr<std::vector<ApplyItem>> items = apply_.Apply(apply_request);
+    if (!items.ok()) {
+      return StatusResponse(items.status(), {kind_, api::MetaOf(object).name});
+    }
+    const ApplyItem& item = items->front();
+    return JsonResponse(item.action == "created" ? 201 : 200, api::EncodeJson(item.object));
+  }
+
+  Response Delete(const Request& request, const PathParams& params) const {
+    StatusOr<bool> dry_run = DryRunOf(request);
+    if (!dry_run.ok()) return BadRequestResponse(dry_run.status().message());
+    auto force = request.query.find("force");
+    const bool forced = force != request.query.end() && force->second == "true";
+    StatusOr<ApplyItem> item =
+        apply_.Delete(KeyFrom(params), request.user, request.role, forced, *dry_run);
+    if (!item.ok()) return StatusResponse(item.status(), SubjectOf(kind_, params));
+    nlohmann::json body = api::EncodeJson(item->object);
+    return JsonResponse(item->action == "deleting" ? 202 : 200, body);
+  }
+
+ private:
+  store::ObjectKey KeyFrom(const PathParams& params) const {
+    store::ObjectKey key{kind_, "", params.at("name")};
+    if (auto it = params.find("ns"); it != params.end()) key.namespace_ = it->second;
+    return key;
+  }
+
+  // The object's kind, namespace and name must agree with the path; an
+  // omitted namespace takes the path's.
+  Status MatchesPath(api::Object& object, const PathParams& params) const {
+    if (api::KindOf(object) != kind_) {
+      return Status::InvalidArgument("kind " + api::KindOf(object) + " sent to the " + kind_ +
+                                     " collection");
+    }
+    api::ObjectMeta& meta = api::MetaOf(object);
+    if (auto it = params.find("ns"); it != params.end()) {
+      if (meta.namespace_.empty()) meta.namespace_ = it->second;
+      if (meta.namespace_ != it->second) {
+        return Status::InvalidArgument(
+            "metadata.namespace \"" + meta.namespace_ + "\" does not match the namespace \"" +
+                it->second + "\" of the request path",
+            {{"metadata.namespace", "must be " + it->second + " or omitted"}});
+      }
+    }
+    if (auto it = params.find("name"); it != params.end() && meta.name != it->second) {
+      return Status::InvalidArgument(
+          "metadata.name \"" + meta.name + "\" does not match the name in the request path",
+          {{"metadata.name", "must be " + it->second}});
+    }
+    return Status::Ok();
+  }
+
+  store::Store& store_;
+  ApplyService& apply_;
+  std::string kind_;
+};
+
+Response HandleApply(ApplyService& apply, const Request& request) {
+  StatusOr<bool> dry_run = DryRunOf(request);
+  if (!dry_run.ok()) return BadRequestResponse(dry_run.status().message());
+  ApplyRequest apply_request{.op = store::Write::Op::kApply,
+                             .user = request.user,
+                             .role = request.role,
+                             .dry_run = *dry_run};
+  if (auto it = request.query.find("applyset"); it != request.query.end()) {
+    apply_request.apply_set = it->second;
+  }
+  if (auto it = request.query.find("prune"); it != request.query.end()) {
+    if (it->second != "true" && it->second != "false") {
+      return BadRequestResponse("invalid prune \"" + it->second + "\": use true or false");
+    }
+    apply_request.prune = it->second == "true";
+  }
+  if (!apply_request.apply_set.empty()) {
+    static const std::regex kApplySetName("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$");
+    if (!std::regex_match(apply_request.apply_set, kApplySetName)) {
+      return StatusResponse(Status::InvalidArgument(
+          "invalid apply set name " + api::QuoteForMessage(apply_request.apply_set) +
+              ": use lower-case letters, digits, '-' and '.', at most 253 characters",
+          {{"applyset", "invalid name"}}));
+    }
+  }
+  auto read = ReadObjects(request);
+  if (auto* response = std::get_if<Response>(&read)) return *response;
+  apply_request.objects = std::move(std::get<std::vector<api::Object>>(read));
+
+  StatusOr<std::vector<ApplyItem>> items = apply.Apply(apply_request);
+  if (!items.ok()) return StatusResponse(items.status());
+  nlohmann::json results = nlohmann::json::array();
+  for (const ApplyItem& item : *items) results.push_back(ItemJson(item));
+  return JsonResponse(200, {{"apiVersion", api::kGroupVersion},
+                            {"kind", "ApplyResult"},
+                            {"dryRun", *dry_run},
+                            {"results", results}});
+}
+
+std::string FormatTimeMs(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// GET .../events?uid=UID, or ?name=NAME for a deploy of the path's namespace.
+Response HandleEvents(store::Store& store, const Request& request, const PathParams& params) {
+  std::string uid;
+  if (auto it = request.query.find("uid"); it != request.query.end()) uid = it->second;
+  if (uid.empty()) {
+    auto name = request.query.find("name");
+    auto ns = params.find("ns");
+    if (name == request.query.end() || ns == params.end()) {
+      return BadRequestResponse("give ?uid=UID, or ?name=NAME under /namespaces/NS/events");
+    }
+    StatusOr<api::Object> deploy = store.Get({api::kKindServiceDeploy, ns->second, name->second});
+    if (!deploy.ok()) return StatusResponse(deploy.status());
+    uid = api::MetaOf(*deploy).uid;
+  }
+  StatusOr<std::vector<store::Event>> events = store.ListEvents(uid);
+  if (!events.ok()) return StatusResponse(events.status());
+  nlohmann::json items = nlohmann::json::array();
+  for (const store::Event& event : *events) {
+    if (auto ns = params.find("ns"); ns != params.end() && event.object_namespace != ns->second) {
+      continue;
+    }
+    items.push_back({{"type", event.type},
+                     {"reason", event.reason},
+                     {"message", event.message},
+                     {"time", FormatTimeMs(event.time_ms)},
+                     {"object",
+                      {{"kind", event.object_kind},
+                       {"namespace", event.object_namespace},
+                       {"name", event.object_name},
+                       {"uid", event.object_uid}}}});
+  }
+  return JsonResponse(200, {{"apiVersion", api::kGroupVersion}, {"kind", "EventList"}, {"items", items}});
+}
+
+// POST /api/v1/deploys: the legacy request shape, applied as a ServiceDeploy.
+Response HandleLegacyDeploy(ApplyService& apply, const std::function<std::string()>& make_suffix,
+                            const Request& request) {
+  StatusOr<std::vector<api::Document>> parsed = api::ParseJson(request.body);
+  if (!parsed.ok()) return BadRequestResponse(parsed.status().ToString());
+  StatusOr<api::ServiceDeploy> deploy = ConvertLegacyDeploy(request.body, make_suffix);
+  if (!deploy.ok()) return StatusResponse(deploy.status());
+  ApplyRequest apply_request{.objects = {*deploy},
+                             .op = store::Write::Op::kApply,
+                             .user = request.user,
+                             .role = request.role};
+  StatusOr<std::vector<ApplyItem>> items = apply.Apply(apply_request);
+  if (!items.ok()) return StatusResponse(items.status(), {api::kKindServiceDeploy, deploy->metadata.name});
+  const ApplyItem& item = items->front();
+  const auto& stored = std::get<api::ServiceDeploy>(item.object);
+  return JsonResponse(item.action == "created" ? 201 : 200,
+                      {{"deployId", stored.metadata.uid},
+                       {"name", stored.metadata.name},
+                       {"namespace", stored.metadata.namespace_},
+                       {"status", LegacyStatusOf(stored)}});
+}
+
+}  // namespace
+
+ApiHandlers::ApiHandlers(store::Store& store, ApiHandlersOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+Status ApiHandlers::Register(Router& router) {
+  auto apply = std::make_shared<ApplyService>(store_, options_.max_script_bytes);
+  const std::string p = kPrefix;
+  Status status;
+  auto add = [&](const char* method, const std::string& pattern, Handler handler,
+                 AccessRule access) {
+    if (status.ok()) status = router.Add(method, pattern, std::move(handler), access);
+  };
+  using Op = store::Write::Op;
+
+  struct Collection {
+    std::string kind;
+    std::string collection;  // path of the collection
+    AccessRule write;
+  };
+  const std::vector<Collection> collections = {
+      {api::kKindHost, p + "/hosts", AccessRule::kAdmin},
+      {api::kKindServiceTemplate, p + "/servicetemplates", AccessRule::kAdmin},
+      {api::kKindServiceDeploy, p + "/namespaces/{ns}/servicedeploys", AccessRule::kEditor},
+  };
+  for (const Collection& c : collections) {
+    auto routes = std::make_shared<KindRoutes>(store_, *apply, c.kind);
+    const std::string object = c.collection + "/{name}";
+    add("GET", c.collection,
+        [routes](const Request& r, const PathParams& ps) { return routes->List(r, ps); },
+        AccessRule::kViewer);
+    add("POST", c.collection,
+        [routes](const Request& r, const PathParams& ps) { return routes->Write(r, ps, Op::kCreate); },
+        c.write);
+    add("GET", object,
+        [routes](const Request&, const PathParams& ps) { return routes->Get(ps, false); },
+        AccessRule::kViewer);
+    add("PUT", object,
+        [routes](const Request& r, const PathParams& ps) { return routes->Write(r, ps, Op::kUpdate); },
+        c.write);
+    add("DELETE", object,
+        [routes](const Request& r, const PathParams& ps) { return routes->Delete(r, ps); }, c.write);
+    if (c.kind != api::kKindServiceTemplate) {
+      add("GET", object + "/status",
+          [routes](const Request&, const PathParams& ps) { return routes->Get(ps, true); },
+          AccessRule::kViewer);
+    }
+  }
+  auto all_deploys = std::make_shared<KindRoutes>(store_, *apply, api::kKindServiceDeploy);
+  add("GET", p + "/servicedeploys",
+      [all_deploys](const Request& r, const PathParams&) { return all_deploys->List(r, {}); },
+      AccessRule::kViewer);
+
+  add("POST", p + "/apply",
+      [apply](const Request& r, const PathParams&) { return HandleApply(*apply, r); },
+      AccessRule::kEditor);
+  store::Store& store = store_;
+  auto events = [&store](const Request& r, const PathParams& ps) { return HandleEvents(store, r, ps); };
+  add("GET", p + "/events", events, AccessRule::kViewer);
+  add("GET", p + "/namespaces/{ns}/events", events, AccessRule::kViewer);
+  auto suffix = options_.make_suffix;
+  add("POST", "/api/v1/deploys",
+      [apply, suffix](const Request& r, const PathParams&) {
+        return HandleLegacyDeploy(*apply, suffix, r);
+      },
+      AccessRule::kEditor);
+  return status;
+}
+
+}  // namespace svcd::server
