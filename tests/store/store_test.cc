@@ -257,7 +257,12 @@ TEST_P(StoreTest, UpdateStatusKeepsResourceVersion) {
   auto& status = std::get<api::ServiceDeploy>(with_status).status;
   status.phase = "Progressing";
   status.observed_generation = 1;
-  status.targets = {api::TargetStatus{.name = "master", .role = "master", .state = "RUNNING"}};
+  api::TargetStatus master;
+  master.name = "master";
+  master.role = "master";
+  master.state = "RUNNING";
+  master.pid = 4242;
+  status.targets = {master};
 
   StatusOr<api::Object> written = store_->UpdateStatus(with_status);
 
