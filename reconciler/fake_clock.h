@@ -14,11 +14,13 @@ namespace svcd::reconciler {
 
 // A manually driven clock for tests. Now() starts at an arbitrary fixed
 // steady time and WallNow() at `wall_start`, and both move by exactly the
-// durations passed to Advance(). No method reads the system time.
+// durations passed to Advance(). Only WaitForWaiters uses real time, to bound
+// a broken test.
 //
 // Timed waits (WaitUntil, SleepUntil) block until Advance() moves the time to
 // or past their deadline, or until their condition variable is notified.
-// Advance() wakes every waiter whose deadline has passed before it returns.
+// Before Advance() returns, it has notified every waiter whose deadline it
+// reached.
 //
 // Thread-safety: every method may be called from any thread.
 class FakeClock final : public Clock {

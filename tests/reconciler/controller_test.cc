@@ -523,5 +523,50 @@ TEST(ResultTest, LabelsOutcomes) {
   EXPECT_EQ(OutcomeLabel(Outcome::kTerminal), "terminal");
 }
 
+TEST(ContextTest, WaitRunsFullDuration) {
+  FakeClock clock;
+  Context ctx("a", 1, clock.Now() + std::chrono::hours(1), clock);
+  bool completed = false;
+
+  std::thread waiter([&] { completed = ctx.Wait(seconds(5)); });
+  ASSERT_TRUE(clock.WaitForWaiters(1, testing::kRealLimit));
+  clock.Advance(seconds(5));
+  waiter.join();
+
+  EXPECT_TRUE(completed);
+  EXPECT_FALSE(ctx.Done());
+}
+
+TEST(ContextTest, WaitEndsOnCancel) {
+  FakeClock clock;
+  Context ctx("a", 1, TimePoint::max(), clock);
+  bool completed = true;
+
+  std::thread waiter([&] { completed = ctx.Wait(seconds(5)); });
+  ASSERT_TRUE(clock.WaitForWaiters(1, testing::kRealLimit));
+  ctx.Cancel();
+  waiter.join();
+
+  EXPECT_FALSE(completed);
+  EXPECT_TRUE(ctx.Cancelled());
+  EXPECT_TRUE(ctx.Done());
+}
+
+TEST(ContextTest, WaitEndsAtDeadline) {
+  FakeClock clock;
+  const TimePoint deadline = clock.Now() + seconds(2);
+  Context ctx("a", 1, deadline, clock);
+  bool completed = true;
+
+  std::thread waiter([&] { completed = ctx.Wait(seconds(5)); });
+  ASSERT_TRUE(clock.WaitForWaiters(1, testing::kRealLimit));
+  clock.Advance(seconds(2));
+  waiter.join();
+
+  EXPECT_FALSE(completed);
+  EXPECT_FALSE(ctx.Cancelled());
+  EXPECT_TRUE(ctx.Done());
+}
+
 }  // namespace
 }  // namespace svcd::reconciler
