@@ -1,14 +1,214 @@
 // svcd: the API server, store and reconcile loop.
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include "api/version.h"
+#include "server/api_handlers.h"
+#include "server/auth.h"
+#include "server/http_server.h"
+#include "store/store.h"
+
+namespace {
+
+struct Flags {
+  std::string listen = "127.0.0.1:7070";
+  std::string store;
+  std::string store_password_file;
+  std::string data_dir = "./svcd-data";
+  int workers = 4;
+  std::string token_file;
+  std::string advertise_url;
+  std::string log_level = "info";
+  size_t max_body_bytes = 1 << 20;
+  size_t max_script_bytes = 64 * 1024;
+  int lease_ttl_seconds = 15;
+};
+
+// Reads a secret from a file, dropping one trailing newline.
+svcd::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return svcd::Status::InvalidArgument("cannot read password file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  return secret;
+}
+
+std::string RandomSuffix() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  static const char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+  std::string out;
+  for (int i = 0; i < 5; ++i) out += kAlphabet[random() % (sizeof kAlphabet - 1)];
+  return out;
+}
+
+std::string Holder(const Flags& flags) {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + " pid " + std::to_string(getpid()) + " listening on " + flags.listen;
+}
+
+int Fail(const svcd::Status& status) {
+  std::cerr << "svcd: " << status.ToString() << "\n";
+  return 1;
+}
+
+int Serve(const Flags& flags) {
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  std::error_code ec;
+  std::filesystem::create_directories(flags.data_dir, ec);
+  if (ec) {
+    return Fail(svcd::Status::InvalidArgument("cannot create data dir " + flags.data_dir + ": " +
+                                              ec.message()));
+  }
+  const std::string store_url =
+      flags.store.empty() ? "sqlite:" + (std::filesystem::path(flags.data_dir) / "svcd.db").string()
+                          : flags.store;
+  std::string password;
+  if (!flags.store_password_file.empty()) {
+    svcd::StatusOr<std::string> secret = ReadSecretFile(flags.store_password_file);
+    if (!secret.ok()) return Fail(secret.status());
+    password = *secret;
+  } else if (const char* env = std::getenv("SVCD_STORE_PASSWORD"); env != nullptr) {
+    password = env;
+  }
+
+  svcd::store::StoreOptions store_options;
+  store_options.lease_ttl = std::chrono::seconds(flags.lease_ttl_seconds);
+  auto store = svcd::store::OpenStore(store_url, password, store_options);
+  if (!store.ok()) return Fail(store.status());
+  const std::string holder = Holder(flags);
+  auto lease = (*store)->AcquireLease(holder);
+  if (!lease.ok()) {
+    std::cerr << "svcd: another svcd runs the controllers of this store: "
+              << lease.status().message() << "\n";
+    return 1;
+  }
+
+  std::unique_ptr<svcd::server::TokenAuthenticator> authenticator;
+  if (!flags.token_file.empty()) {
+    auto loaded = svcd::server::TokenAuthenticator::LoadFile(flags.token_file);
+    if (!loaded.ok()) return Fail(loaded.status());
+    authenticator = std::make_unique<svcd::server::TokenAuthenticator>(std::move(*loaded));
+  }
+
+  svcd::server::Router router;
+  svcd::server::ApiHandlers handlers(**store, {.max_script_bytes = flags.max_script_bytes,
+                                               .make_suffix = RandomSuffix});
+  if (svcd::Status registered = handlers.Register(router); !registered.ok()) return Fail(registered);
+  svcd::store::Store* store_ptr = store->get();
+  svcd::server::HttpServerOptions http_options;
+  http_options.listen = flags.listen;
+  http_options.max_body_bytes = flags.max_body_bytes;
+  http_options.workers = static_cast<size_t>(std::max(8, flags.workers * 2));
+  http_options.readiness_check = [store_ptr] { return store_ptr->Ping(); };
+  svcd::server::HttpServer server(http_options, std::move(router), std::move(authenticator));
+  if (svcd::Status started = server.Start(); !started.ok()) {
+    (*store)->ReleaseLease(holder);
+    return Fail(started);
+  }
+  spdlog::info("svcd {} serving on {} with store {}", svcd::kVersion, server.BaseUrl(),
+               store_url.rfind("sqlite:", 0) == 0 ? store_url : "mysql");
+
+  // Block the stop signals in this thread; they are taken by sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+
+  // Renew the lease until stopped; losing it to another svcd ends this one.
+  std::atomic<bool> stopping{false};
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::thread renewer([&] {
+    std::unique_lock lock(mutex);
+    while (!wake.wait_for(lock, std::chrono::seconds(flags.lease_ttl_seconds) / 3,
+                          [&] { return stopping.load(); })) {
+      auto renewed = store_ptr->RenewLease(holder);
+      if (renewed.ok()) continue;
+      if (renewed.status().code() == svcd::Code::kFailedPrecondition) {
+        spdlog::error("lost the controller lease: {}; stopping", renewed.status().message());
+        kill(getpid(), SIGTERM);
+        return;
+      }
+      spdlog::warn("renewing the controller lease failed: {}", renewed.status().message());
+    }
+  });
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received signal {}; stopping", signal_number);
+  {
+    std::lock_guard lock(mutex);
+    stopping = true;
+  }
+  wake.notify_all();
+  renewer.join();
+  svcd::Status stopped = server.Stop(std::chrono::seconds(10));
+  if (!stopped.ok()) spdlog::warn("{}", stopped.message());
+  (*store)->ReleaseLease(holder);
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  // Block the stop signals before any thread starts, so every thread
+  // inherits the mask and sigwait in Serve receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
   CLI::App app{"svcd: declarative reconciler for model-serving deployments"};
-  app.require_subcommand(0, 1);
+  Flags flags;
+  app.add_option("--listen", flags.listen, "Address of the REST API, HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--store", flags.store,
+                 "sqlite:PATH or mysql://USER@HOST:PORT/DB (default: sqlite:DATA_DIR/svcd.db); "
+                 "the MySQL password comes from $SVCD_STORE_PASSWORD or --store-password-file");
+  app.add_option("--store-password-file", flags.store_password_file,
+                 "File holding the MySQL password");
+  app.add_option("--data-dir", flags.data_dir, "Directory for the SQLite store, run dirs and archives")
+      ->capture_default_str();
+  app.add_option("--workers", flags.workers, "Concurrent reconciles")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--token-file", flags.token_file,
+                 "Lines token,user,role (viewer, editor, admin); without it only loopback "
+                 "addresses are served");
+  app.add_option("--advertise-url", flags.advertise_url,
+                 "URL launchers report to (default: the listen address)");
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", flags.max_body_bytes, "Largest request body; larger gets 413")
+      ->capture_default_str();
+  app.add_option("--max-script-bytes", flags.max_script_bytes,
+                 "Largest rendered script of one node")
+      ->capture_default_str();
+  app.add_option("--lease-ttl-seconds", flags.lease_ttl_seconds,
+                 "A controller lease not renewed for this long may be taken over")
+      ->check(CLI::Range(3, 3600))
+      ->capture_default_str();
   CLI::App* version = app.add_subcommand("version", "Print the svcd version and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -16,7 +216,5 @@ int main(int argc, char** argv) {
     std::cout << "svcd " << svcd::kVersion << "\n";
     return 0;
   }
-  // NOTE: the API server and reconcile loop are not built yet.
-  std::cerr << "svcd: the server is not available in this build; try `svcd --help`\n";
-  return 1;
+  return Serve(flags);
 }
