@@ -47,9 +47,10 @@ void ForEachNode(const json& schema, const std::string& path, const std::string&
 }
 
 // Returns the problems Kubernetes reports for a value validation nested in
-// allOf, anyOf, oneOf or not: those may not carry type, description, default,
-// nullable, additionalProperties, metadata or x-kubernetes extensions, and
-// may only require properties that the enclosing schema declares.
+// allOf, anyOf, oneOf or not. Such a validation may not carry type,
+// description, default, nullable, additionalProperties, metadata or
+// x-kubernetes extensions. It may only require properties that the
+// enclosing schema declares.
 std::vector<std::string> NestedProblems(const json& nested, const json& outer,
                                         const std::string& where) {
   std::vector<std::string> problems;

@@ -10,7 +10,8 @@
 namespace svcd::crdtest {
 namespace {
 
-// Returns the text after `prefix` when `line` starts with it.
+// Sets `value` to the rest of `line` and returns true when `line` starts
+// with `prefix`.
 bool TakeValue(const std::string& line, std::string_view prefix, std::string& value) {
   if (line.compare(0, prefix.size(), prefix) != 0) return false;
   value = line.substr(prefix.size());

@@ -21,7 +21,7 @@ std::string TestNameForFile(const std::string& path);
 // Which check catches a bad manifest, from its "# caught-by:" line.
 enum class Catcher {
   kUnknown,    // no or an unreadable caught-by line
-  kLoader,     // "loader": YAML parsing itself fails (kubectl's loader too)
+  kLoader,     // "loader": YAML parsing fails before any schema check
   kSchema,     // "schema": the CRD schema rejects it, and so does svcd
   kCodecOnly,  // "codec only (reason)": only svcd's strict codec rejects it
 };

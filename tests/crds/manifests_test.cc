@@ -4,13 +4,14 @@
 // manifests/examples and tests/testdata/manifests/good must pass both, and
 // the codec must read each value exactly as a YAML 1.1 loader reads it from
 // the CRD's point of view. Each file in tests/testdata/manifests/bad holds
-// one mistake and says in its header where the error is and which check
-// catches it; the codec must always reject it at that place, and the CRD
-// must reject it exactly when the header says "schema".
+// one mistake and names in its header where the error is and which check
+// catches it. The codec must always reject it at that place, and the CRD
+// must reject it exactly when the header names "schema".
 
 #include <gtest/gtest.h>
 
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "api/codec.h"
@@ -45,7 +46,7 @@ std::string ParamName(const ::testing::TestParamInfo<std::string>& info) {
 }
 
 // Appends "path: a != b" for every leaf of `expected` that `actual` lacks or
-// holds with another value.
+// has with another value.
 void CompareLeaves(const json& expected, const json& actual, const std::string& path,
                    std::vector<std::string>& out) {
   if (expected.is_object() && actual.is_object()) {
@@ -193,6 +194,55 @@ TEST_P(BadManifestTest, CrdCatchesItExactlyWhenDeclared) {
 INSTANTIATE_TEST_SUITE_P(Files, BadManifestTest,
                          ::testing::ValuesIn(ListYamlFiles("tests/testdata/manifests/bad")),
                          ParamName);
+
+// The example that svcctl's first documented command renders must keep
+// showing what it is there to show.
+TEST(RenderExampleTest, ShowsHostsTemplateAndThreeNodeDeploy) {
+  StatusOr<std::string> text = ReadFile(SourcePath("manifests/examples/render-example.yaml"));
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  StatusOr<std::vector<api::Object>> objects = api::DecodeObjects(*text, api::Format::kYaml);
+  ASSERT_TRUE(objects.ok()) << objects.status().ToString();
+
+  std::vector<api::Host> hosts;
+  std::vector<api::ServiceTemplate> templates;
+  std::vector<api::ServiceDeploy> deploys;
+  for (const api::Object& object : *objects) {
+    if (const auto* host = std::get_if<api::Host>(&object)) hosts.push_back(*host);
+    if (const auto* tmpl = std::get_if<api::ServiceTemplate>(&object)) templates.push_back(*tmpl);
+    if (const auto* deploy = std::get_if<api::ServiceDeploy>(&object)) deploys.push_back(*deploy);
+  }
+  ASSERT_EQ(hosts.size(), 2u);
+  for (const api::Host& host : hosts) {
+    EXPECT_NE(host.spec.address.rfind("127.", 0), 0u) << host.spec.address;
+    EXPECT_NE(host.spec.address, "::1");
+    EXPECT_NE(host.spec.address, "localhost");
+  }
+
+  ASSERT_EQ(templates.size(), 1u);
+  const api::ServiceTemplateSpec& tmpl = templates[0].spec;
+  EXPECT_EQ(tmpl.fixed_prefix, "python3 -m vllm.entrypoints.openai.api_server");
+  EXPECT_FALSE(tmpl.default_envs.empty());
+  EXPECT_FALSE(tmpl.default_master_args.empty());
+  EXPECT_TRUE(tmpl.probe.has_value());
+
+  ASSERT_EQ(deploys.size(), 1u);
+  const api::ServiceDeploySpec& deploy = deploys[0].spec;
+  EXPECT_EQ(deploy.workers.size(), 2u);
+  bool device_list = false, json_value = false, master_address = false;
+  for (const api::EnvVar& env : deploy.envs) {
+    device_list = device_list || env.value == "0,1";
+    json_value = json_value || json::accept(env.value);
+    master_address = master_address || env.value.find("$(SVCD_MASTER_ADDR)") != std::string::npos;
+  }
+  EXPECT_TRUE(device_list);
+  EXPECT_TRUE(json_value);
+  EXPECT_TRUE(master_address);
+  ASSERT_TRUE(deploy.probe.has_value());
+  ASSERT_TRUE(deploy.probe->http.has_value());
+  EXPECT_EQ(deploy.probe->http->method, "POST");
+  EXPECT_FALSE(deploy.probe->http->keyword.empty());
+  EXPECT_FALSE(deploy.restart_policy.scope.empty());
+}
 
 TEST(ManifestFilesTest, FindsEveryFolder) {
   EXPECT_GE(ListYamlFiles("manifests/examples").size(), 3u);

@@ -91,8 +91,9 @@ void CheckListType(const json& value, const json& schema, const std::string& pat
     for (const std::string& name : keys) key.push_back(value[i].value(name, json()));
     if (seen.insert(key.dump()).second) continue;
     const std::string where = keys.size() == 1 ? Child(Index(path, i), keys[0]) : Index(path, i);
-    const std::string shown = keys.size() == 1 ? key[0].dump() : key.dump();
-    out.push_back({where, "duplicate value " + shown + ": keys of this list must be unique"});
+    const std::string duplicate_key = keys.size() == 1 ? key[0].dump() : key.dump();
+    out.push_back(
+        {where, "duplicate value " + duplicate_key + ": keys of this list must be unique"});
   }
 }
 

@@ -3,11 +3,12 @@
 // (`kubectl apply --validate=strict`) checks a custom resource.
 //
 // Supported keywords: type, properties, required, additionalProperties
-// (false or a schema), items, enum, pattern (std::regex, ECMAScript syntax,
-// searched anywhere in the string as OpenAPI specifies), minLength and
-// maxLength (in Unicode code points), minimum, maximum, minItems, maxItems,
-// oneOf, anyOf, allOf, not, x-kubernetes-list-type (map, set) with
-// x-kubernetes-list-map-keys, and x-kubernetes-preserve-unknown-fields.
+// (false or a schema), items, enum, pattern, minLength, maxLength, minimum,
+// maximum, minItems, maxItems, oneOf, anyOf, allOf, not,
+// x-kubernetes-list-type (map, set) with x-kubernetes-list-map-keys, and
+// x-kubernetes-preserve-unknown-fields. A pattern is an ECMAScript
+// std::regex searched anywhere in the string, as OpenAPI specifies. Lengths
+// count Unicode code points.
 // `format` and `description` are not checked; UnsupportedKeywords lists any
 // other keyword a schema uses, so that a test notices one this validator
 // would silently ignore.
@@ -41,9 +42,10 @@ std::vector<SchemaProblem> ValidateValue(const nlohmann::json& value, const nloh
 
 // Validates one manifest document. apiVersion and kind select the CRD; a
 // group, version or kind that no CRD serves is a problem at "apiVersion" or
-// "kind". metadata is checked as Kubernetes checks ObjectMeta (known keys,
-// their types, a name unless generateName is set) plus the CRD's own
-// constraints on metadata.name; the rest is checked against the CRD schema.
+// "kind". metadata gets the checks Kubernetes applies to ObjectMeta: known
+// keys, their types, and a name unless generateName is set. The CRD's own
+// constraints on metadata.name apply too. The rest is checked against the
+// CRD schema.
 // NOTE: label and annotation key syntax is not checked here.
 std::vector<SchemaProblem> ValidateManifest(const nlohmann::json& document,
                                             const std::vector<Crd>& crds);

@@ -33,7 +33,7 @@ std::vector<Segment> SplitPath(std::string_view path) {
   return segments;
 }
 
-// Returns the object that holds the last segment of `segments`, creating
+// Returns the object that contains the last segment of `segments`, creating
 // missing parents; `schema` ends at the schema of that object.
 json& Parent(json& document, const json& root, const std::vector<Segment>& segments,
              const json*& schema) {

@@ -18,11 +18,11 @@ namespace svcd::crdtest {
 // names a realistic value for some field of svcd's kinds.
 const std::vector<std::string>& SampleStrings();
 
-// Returns the smallest value that `schema` accepts: every required property
-// and the properties of the first oneOf branch, the first enum value, the
-// minimum of an integer, minItems items, and the first of SampleStrings()
-// that matches a string's pattern and length. Returns null when no sample
-// fits a string's constraints.
+// Returns the smallest value that `schema` accepts. An object gets its
+// required properties and those of its first oneOf branch, an enum its first
+// value, an integer its minimum, an array minItems items, and a string the
+// first of SampleStrings() that fits its pattern and length. Returns null
+// when no sample fits a string's constraints.
 nlohmann::json MinimalValue(const nlohmann::json& schema);
 
 // Returns the smallest valid manifest of the CRD's kind, with metadata.name

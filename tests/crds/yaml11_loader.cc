@@ -33,6 +33,7 @@ std::optional<json> ParseGoInteger(const std::string& text) {
     negative = text[pos] == '-';
     ++pos;
   }
+
   std::string digits = text.substr(pos);
   int base = 10;
   if (digits.size() > 2 && digits[0] == '0' && std::strchr("xXbBoO", digits[1]) != nullptr) {
@@ -43,11 +44,13 @@ std::optional<json> ParseGoInteger(const std::string& text) {
     digits = digits.substr(1);
   }
   if (digits.empty()) return std::nullopt;
+
   static const std::string kDigits = "0123456789abcdef";
   for (char c : digits) {
     size_t value = kDigits.find(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     if (value == std::string::npos || value >= static_cast<size_t>(base)) return std::nullopt;
   }
+
   errno = 0;
   unsigned long long magnitude = std::strtoull(digits.c_str(), nullptr, base);
   if (errno == ERANGE) return std::nullopt;

@@ -1,11 +1,12 @@
 // Loads YAML into JSON values the way kubectl's YAML loader does, for tests
 // that check manifests against the CRDs as a Kubernetes API server would.
 //
-// kubectl converts YAML to JSON with go-yaml v2, a YAML 1.1 loader, so plain
-// (unquoted) scalars are resolved by their spelling: `no`, `off`, `y` become
-// false, `010` becomes the octal 8, `1e3` a float, `~` null. Quoted and block
-// scalars stay strings. svcd's own codec never does this; the difference is
-// why some mistakes in tests/testdata/manifests/bad are caught by svcd only.
+// kubectl converts YAML to JSON with sigs.k8s.io/yaml, which resolves plain
+// (unquoted) scalars by their spelling with go-yaml v2's YAML 1.1 rules:
+// `no`, `off` and `y` become booleans, `010` the octal 8, `1e3` a float and
+// `~` null. Quoted and block scalars stay strings. svcd's own codec never
+// does this, which is why only svcd catches some mistakes in
+// tests/testdata/manifests/bad.
 
 #ifndef SVCD_TESTS_CRDS_YAML11_LOADER_H_
 #define SVCD_TESTS_CRDS_YAML11_LOADER_H_
