@@ -326,5 +326,20 @@ TEST(HttpProbeTest, TargetPortOverridesProbePort) {
   EXPECT_TRUE(SystemProber().Run(target).success);
 }
 
+TEST(HttpProbeTest, DnsNameResolvedAndSentAsHost) {
+  // On machines where localhost resolves to ::1 before 127.0.0.1, nothing
+  // listens on ::1 at this port, so the probe must move on to 127.0.0.1.
+  ScriptedHttpServer server("127.0.0.1",
+                            [](const ScriptedConnection& c) { c.Write(OkResponse("ok")); });
+  ASSERT_TRUE(server.ok());
+
+  ProbeResult result = SystemProber().Run(HttpTarget("localhost", server.port()));
+
+  EXPECT_TRUE(result.success) << result.message;
+  ASSERT_EQ(server.requests().size(), 1u);
+  std::string host = "Host: localhost:" + std::to_string(server.port()) + "\r\n";
+  EXPECT_NE(server.requests()[0].find(host), std::string::npos) << server.requests()[0];
+}
+
 }  // namespace
 }  // namespace svcd::probe
