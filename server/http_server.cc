@@ -95,7 +95,12 @@ class HttpServer::Impl {
   void Dispatch(const std::shared_ptr<Exchange>& exchange, std::function<Response()> work);
   Response CallHandler(const Exchange& exchange);
   Response CheckReadiness();
-  void RejectBeforeBody(const std::shared_ptr<Exchange>& exchange, Response response);
+  // Replies at once without reading the rest of the body, and closes the
+  // connection when a body was expected.
+  void ReplyAndDropBody(const std::shared_ptr<Exchange>& exchange, Response response);
+  // Builds the 413 reply. `bytes` is the body size when `complete`, otherwise
+  // the bytes received before reading stopped.
+  Response TooLargeResponse(uint64_t bytes, bool complete) const;
   void Reply(const std::shared_ptr<Exchange>& exchange, Response response, bool close_connection);
 
   const HttpServerOptions options_;
@@ -281,7 +286,7 @@ void HttpServer::Impl::Serve(const std::shared_ptr<Exchange>& exchange) {
   }
   if (ServeBuiltIn(exchange)) return;
   if (draining_.load()) {
-    RejectBeforeBody(exchange, StatusResponse(Status::Unavailable("the server is shutting down")));
+    ReplyAndDropBody(exchange, StatusResponse(Status::Unavailable("the server is shutting down")));
     return;
   }
 
@@ -294,7 +299,7 @@ void HttpServer::Impl::Serve(const std::shared_ptr<Exchange>& exchange) {
     for (const std::string& method : lookup->allowed) {
       allowed += (allowed.empty() ? "" : ", ") + method;
     }
-    RejectBeforeBody(exchange,
+    ReplyAndDropBody(exchange,
                      allowed.empty()
                          ? StatusResponse(Status::NotFound("no resource at " + request.path))
                          : MethodNotAllowedResponse(request.method, request.path, allowed));
@@ -312,7 +317,7 @@ std::optional<RouteLookup> HttpServer::Impl::DecodeAndRoute(
       ParseQuery(exchange->http.request_uri().query());
   if (!segments.ok() || !query.ok()) {
     const Status& bad = segments.ok() ? query.status() : segments.status();
-    RejectBeforeBody(exchange,
+    ReplyAndDropBody(exchange,
                      BadRequestResponse("cannot decode the request URI: " + bad.message()));
     return std::nullopt;
   }
@@ -329,10 +334,7 @@ void HttpServer::Impl::StartBody(const std::shared_ptr<Exchange>& exchange) {
   http::http_headers& headers = exchange->http.headers();
   uint64_t declared = headers.content_length();
   if (declared > options_.max_body_bytes) {
-    RejectBeforeBody(exchange, StatusResponse(Status::ResourceExhausted(
-                                   "request body of " + std::to_string(declared) +
-                                   " bytes exceeds the limit of " +
-                                   std::to_string(options_.max_body_bytes) + " bytes")));
+    ReplyAndDropBody(exchange, TooLargeResponse(declared, true));
     return;
   }
   if (declared == 0 && !headers.has(http::header_names::transfer_encoding)) {
@@ -347,7 +349,7 @@ bool HttpServer::Impl::ServeBuiltIn(const std::shared_ptr<Exchange>& exchange) {
   const std::string& path = exchange->raw_path;
   if (path != "/healthz" && path != "/readyz" && path != "/version") return false;
   if (exchange->request.method != "GET") {
-    RejectBeforeBody(exchange, MethodNotAllowedResponse(exchange->request.method, path, "GET"));
+    ReplyAndDropBody(exchange, MethodNotAllowedResponse(exchange->request.method, path, "GET"));
     return true;
   }
   exchange->request.path = path;
@@ -390,7 +392,7 @@ bool HttpServer::Impl::Authorize(const std::shared_ptr<Exchange>& exchange, Acce
   if (!principal.ok()) {
     Response response = StatusResponse(principal.status());
     response.headers["WWW-Authenticate"] = "Bearer realm=\"svcd\"";
-    RejectBeforeBody(exchange, std::move(response));
+    ReplyAndDropBody(exchange, std::move(response));
     return false;
   }
   request.user = principal->user;
@@ -399,7 +401,7 @@ bool HttpServer::Impl::Authorize(const std::shared_ptr<Exchange>& exchange, Acce
     Role needed = rule == AccessRule::kAdmin    ? Role::kAdmin
                   : rule == AccessRule::kEditor ? Role::kEditor
                                                 : Role::kViewer;
-    RejectBeforeBody(exchange, StatusResponse(Status::PermissionDenied(
+    ReplyAndDropBody(exchange, StatusResponse(Status::PermissionDenied(
                                    "user \"" + request.user + "\" with role " + request.role +
                                    " may not " + request.method + " " + request.path + ": role " +
                                    RoleName(needed) + " or higher is required")));
@@ -428,14 +430,23 @@ void HttpServer::Impl::OnBodyRead(const std::shared_ptr<Exchange>& exchange,
       return;
     }
     exchange->body_bytes += count;
+    // The backend buffers the body without backpressure, so the bytes it has
+    // received but this reader has not taken yet (the backlog) use memory too.
+    size_t backlog = exchange->http.body().streambuf().in_avail();
     std::string& body = exchange->request.body;
-    if (!exchange->over_limit && body.size() + count > options_.max_body_bytes) {
+    if (!exchange->over_limit && body.size() + count + backlog > options_.max_body_bytes) {
       // Keep reading so that the reply can be sent, but keep nothing more.
       exchange->over_limit = true;
       std::string().swap(body);
     }
-    if (!exchange->over_limit)
+    if (exchange->over_limit && backlog > options_.max_body_bytes) {
+      // The client sends faster than this reader discards, so stop receiving.
+      ReplyAndDropBody(exchange, TooLargeResponse(exchange->body_bytes + backlog, false));
+      return;
+    }
+    if (!exchange->over_limit) {
       body.append(reinterpret_cast<const char*>(exchange->chunk.data()), count);
+    }
     ReadBody(exchange);
   } catch (const std::exception& e) {
     // The client went away or sent a malformed chunk; the reply may not arrive.
@@ -450,11 +461,7 @@ void HttpServer::Impl::OnBodyRead(const std::shared_ptr<Exchange>& exchange,
 void HttpServer::Impl::OnBodyComplete(const std::shared_ptr<Exchange>& exchange) {
   exchange->chunk = {};
   if (exchange->over_limit) {
-    Reply(exchange,
-          StatusResponse(Status::ResourceExhausted(
-              "request body of " + std::to_string(exchange->body_bytes) +
-              " bytes exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes")),
-          false);
+    Reply(exchange, TooLargeResponse(exchange->body_bytes, true), false);
     return;
   }
   Dispatch(exchange, [this, raw = exchange.get()] { return CallHandler(*raw); });
@@ -506,7 +513,17 @@ Response HttpServer::Impl::CheckReadiness() {
   return StatusResponse(Status::Unavailable("not ready: " + ready.message()));
 }
 
-void HttpServer::Impl::RejectBeforeBody(const std::shared_ptr<Exchange>& exchange,
+Response HttpServer::Impl::TooLargeResponse(uint64_t bytes, bool complete) const {
+  std::string limit = std::to_string(options_.max_body_bytes);
+  std::string message = complete ? "request body of " + std::to_string(bytes) +
+                                       " bytes exceeds the limit of " + limit + " bytes"
+                                 : "request body exceeds the limit of " + limit + " bytes; " +
+                                       std::to_string(bytes) +
+                                       " bytes arrived before the server stopped reading";
+  return StatusResponse(Status::ResourceExhausted(message));
+}
+
+void HttpServer::Impl::ReplyAndDropBody(const std::shared_ptr<Exchange>& exchange,
                                         Response response) {
   const http::http_headers& headers = exchange->http.headers();
   bool body_pending =

@@ -13,11 +13,14 @@
 //      (401) and the role compared with the route's rule (403).
 //   4. A declared Content-Length above the body limit gets 413 before any of
 //      the body is read. A chunked body is read in bounded pieces and
-//      discarded past the limit, then gets 413.
+//      discarded past the limit, then gets 413. The HTTP library buffers
+//      incoming bytes without backpressure, so when more than the limit is
+//      waiting unread the server stops reading and replies 413 at once. The
+//      memory a request uses stays below about twice the limit.
 //   5. The handler, or the readiness check for /readyz, runs on a worker
 //      thread; when the wait queue is full the request gets 503.
 // Replies sent before the body was read carry "Connection: close", because
-// the unread rest of the body cannot be told apart from the next request.
+// the unread rest of the body would otherwise be parsed as the next request.
 //
 // Bodies are passed to handlers as bytes whatever their content type.
 // NOTE: the HTTP library (cpprestsdk 2.10.18) sends no "100 Continue"

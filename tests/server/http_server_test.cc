@@ -350,12 +350,11 @@ TEST_F(HttpServerTest, SlowHandlersDoNotDelayHealthz) {
   EXPECT_EQ(ok, kClients) << curl_errors;
   EXPECT_EQ(calls_.load(), kClients);
 
-  // Had a handler blocked an I/O thread, a probe would wait for a 200 ms call
-  // to end, about 100 ms on average. The median ignores a rare scheduling
-  // hiccup on a busy machine; the maximum still has a bound.
-  std::sort(latencies.begin(), latencies.end());
-  EXPECT_LT(latencies[latencies.size() / 2], milliseconds(50));
-  EXPECT_LT(latencies.back(), milliseconds(1000));
+  // Had a handler blocked an I/O thread, the first probes would wait for a
+  // 200 ms call to end, because cpprestsdk 2.10.18 runs 40 I/O threads by default and
+  // 64 requests arrive at once. Served from the I/O thread, a probe takes a
+  // few milliseconds on loopback.
+  EXPECT_LT(*std::max_element(latencies.begin(), latencies.end()), milliseconds(150));
 }
 
 TEST_F(HttpServerTest, FullQueueIs503) {
