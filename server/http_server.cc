@@ -410,6 +410,9 @@ bool HttpServer::Impl::Authorize(const std::shared_ptr<Exchange>& exchange, Acce
   return true;
 }
 
+// NOTE: there is no read timeout. A client that stops sending mid-body holds
+// no thread, but its request stays open until it disconnects or Stop closes
+// the connection.
 void HttpServer::Impl::ReadBody(const std::shared_ptr<Exchange>& exchange) {
   try {
     auto buffer = exchange->http.body().streambuf();
