@@ -162,7 +162,7 @@ StopResult AttemptStopper::Run(const StopTimeouts& timeouts) {
   poll_ = timeouts.poll;
   Refresh(/*scan_environ=*/true);
 
-  // Step 1: a launcher that has no service yet is told to stop, which keeps
+  // Step 1: a launcher that has no service yet is sent TERM, which keeps
   // it from starting one.
   if (launcher_.has_value() && !service_.has_value() &&
       IsSameLiveProcess(launcher_->pid, launcher_->start_ticks) &&

@@ -68,7 +68,7 @@ enum class AttemptState {
 // Returns "NotClaimed", "Starting", "Running", "Exited", "Cancelled" or "Lost".
 const char* AttemptStateName(AttemptState state);
 
-// What the host says about one attempt.
+// The state of one attempt as its host records it.
 struct AttemptInfo {
   AttemptState state = AttemptState::kNotClaimed;
   std::optional<int64_t> pid;  // the service, leader of its session and process group

@@ -36,11 +36,11 @@ bool FakeObservationSink::WaitFor(const std::string& dispatch_id,
                                   const std::function<bool(const Attempt&)>& condition,
                                   std::chrono::milliseconds limit) const {
   std::unique_lock<std::mutex> lock(mu_);
-  auto holds = [&] {
+  auto satisfied = [&] {
     auto it = attempts_.find(dispatch_id);
     return it != attempts_.end() && condition(it->second);
   };
-  return changed_.wait_for(lock, limit, holds);
+  return changed_.wait_for(lock, limit, satisfied);
 }
 
 StatusOr<FakeObservationSink::Attempt*> FakeObservationSink::Check(const ReportContext& context) {

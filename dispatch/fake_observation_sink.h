@@ -30,7 +30,7 @@ class FakeObservationSink final : public ObservationSink {
     bool resend = false;  // it started before the end of the stored log
   };
 
-  // What the sink holds for one attempt.
+  // The reports and settings that the sink keeps for one attempt.
   struct Attempt {
     std::string secret;
     int64_t lease = 0;
@@ -50,7 +50,7 @@ class FakeObservationSink final : public ObservationSink {
   // Aborted. Returns false for an unknown attempt.
   bool SetLease(const std::string& dispatch_id, int64_t lease);
 
-  // Returns a copy of what the sink holds for the attempt, or std::nullopt.
+  // Returns a copy of what the sink keeps for the attempt, or std::nullopt.
   std::optional<Attempt> Get(const std::string& dispatch_id) const;
 
   // Blocks until `condition(attempt)` is true for the attempt, checking after

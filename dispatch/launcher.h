@@ -9,11 +9,11 @@
 //      delivery of the same attempt got there first: the launcher prints so
 //      and exits 0 without starting anything.
 //   2. Writes the node script, its pid file and the secret's header file in
-//      the attempt directory (layout in dispatch/run_dir.h), then runs
-//      `setsid sh script.sh` in the background with the attempt directory as
-//      working directory, stdin from /dev/null and stdout and stderr appended
-//      to output.log. The service thus leads its own session and process
-//      group, and carries SVCD_DISPATCH_ID in its environment.
+//      the attempt directory (layout in dispatch/run_dir.h). It then runs
+//      `setsid sh script.sh` in the background, in the attempt directory,
+//      with stdin from /dev/null and stdout and stderr appended to
+//      output.log. The service thus leads its own session and process group,
+//      and carries SVCD_DISPATCH_ID in its environment.
 //   3. Reports `started` until svcd accepts it, then every heartbeat period a
 //      `heartbeat` and the log bytes that svcd has not accepted yet (see
 //      dispatch/reports.h). Reports use curl with short timeouts; a failed
@@ -23,7 +23,7 @@
 //      signal), stops whatever the service left in its process group, sends
 //      the rest of the log and `exit`, retrying for up to
 //      final_report_seconds, and exits with the service's status.
-// A 409 answer (the attempt was superseded) or a 401 answer (wrong secret)
+// A 409 reply (the attempt was superseded) or a 401 reply (wrong secret)
 // makes the launcher stop the process group (TERM, up to stop_grace_seconds,
 // then KILL) and exit without further reports. TERM, INT or HUP sent to the
 // launcher stop the service the same way, and the exit is still reported.

@@ -124,12 +124,12 @@ check_reply() {
       return 0
       ;;
     409)
-      say "svcd answered 409: this attempt was superseded; stopping the service"
+      say "svcd replied 409: this attempt was superseded; stopping the service"
       stop_service superseded
       return 2
       ;;
     401)
-      say "svcd answered 401: the attempt secret was rejected; stopping the service"
+      say "svcd replied 401: the attempt secret was rejected; stopping the service"
       stop_service unauthenticated
       return 2
       ;;
@@ -149,6 +149,8 @@ send_started() {
   : >"$attempt_dir/report.started"
 }
 
+# The awk calls that print decimals run with LC_ALL=C, so a locale with a
+# decimal comma cannot produce invalid JSON.
 send_heartbeat() {
   set -- $(group_stats "$pid")
   ticks=$1
@@ -157,7 +159,7 @@ send_heartbeat() {
   [ "$#" -gt 0 ] || return 0
   ports=$(listening_ports "$@" | paste -s -d , -)
   read -r uptime_now _ </proc/uptime
-  cpu=$(awk -v t1="$ticks" -v t0="$cpu_ticks" -v u1="$uptime_now" -v u0="$cpu_uptime" \
+  cpu=$(LC_ALL=C awk -v t1="$ticks" -v t0="$cpu_ticks" -v u1="$uptime_now" -v u0="$cpu_uptime" \
     -v hz="$clk_tck" 'BEGIN {
       d = u1 - u0
       c = (d > 0 && hz > 0) ? 100 * (t1 - t0) / hz / d : 0
@@ -207,7 +209,7 @@ report_loop() {
 }
 
 # Reports the rest of the log and the exit status, retrying each period for
-# up to final_report_seconds. The exit file already holds the status.
+# up to final_report_seconds. The exit file already contains the status.
 final_reports() {
   deadline=$(($(uptime_seconds) + final_report_seconds))
   while :; do
@@ -296,7 +298,7 @@ else
   start_ms=$(($(date +%s) * 1000))
 fi
 cpu_ticks=0
-cpu_uptime=$(awk -v t="${service_ticks:-0}" -v hz="$clk_tck" 'BEGIN { printf "%.2f\n", t / hz }')
+cpu_uptime=$(LC_ALL=C awk -v t="${service_ticks:-0}" -v hz="$clk_tck" 'BEGIN { printf "%.2f\n", t / hz }')
 report_loop &
 reporter=$!
 

@@ -320,7 +320,7 @@ void LocalExecutor::Adopt(pid_t pid) {
   if (children_.count(pid) > 0) {
     return;
   }
-  // waitpid tells whether the process is a child of this one: 0 means a
+  // waitpid shows whether the process is a child of this one: 0 means a
   // running child, which the reaper then watches; ECHILD means another
   // parent (init, after an svcd restart) reaps it.
   int status = 0;

@@ -24,9 +24,9 @@ namespace svcd::dispatch {
 //      attempt is the target's current one, else Aborted (HTTP 409; the
 //      launcher stops its service because a newer attempt replaced it).
 // It then records the report and returns OK. A report may arrive twice (the
-// launcher resends when an answer is lost), so recording must be idempotent.
+// launcher resends when a reply is lost), so recording must be idempotent.
 // Unavailable (HTTP 503) or Internal (HTTP 500) tell the launcher to retry at
-// its next period. The report handler answers any other code with HTTP 500,
+// its next period. The report handler replies to any other code with HTTP 500,
 // so that no other error can make a launcher stop its service.
 //
 // Thread-safety: the HTTP server calls these methods from several worker
@@ -42,8 +42,8 @@ class ObservationSink {
   virtual Status OnHeartbeat(const ReportContext& context, const HeartbeatReport& report) = 0;
 
   // `bytes` are output.log from position `offset`. Bytes before the end of
-  // what is already stored are a resend and are dropped; an offset past that
-  // end means bytes were lost, which the sink records rather than rejects.
+  // what is already stored are a resend, so they are dropped. An offset past
+  // that end means bytes were lost, which the sink records but accepts.
   virtual Status OnLog(const ReportContext& context, int64_t offset, std::string_view bytes) = 0;
 
   // The service exited with `report.exit_code`. The launcher sends it after

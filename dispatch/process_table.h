@@ -51,7 +51,7 @@ bool IsSameLiveProcess(pid_t pid, std::optional<uint64_t> start_ticks);
 std::vector<ProcessInfo> Descendants(const std::vector<ProcessInfo>& table,
                                      const std::set<pid_t>& roots);
 
-// Returns true when the environment of `pid`, as it was at exec, holds the
+// Returns true when the environment of `pid`, as it was at exec, contains the
 // entry `NAME=VALUE` exactly. False when it does not or cannot be read.
 bool EnvironContains(pid_t pid, std::string_view entry);
 

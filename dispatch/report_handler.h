@@ -15,7 +15,7 @@ namespace svcd::dispatch {
 // Returns a handler for POST kReportRoutePattern. It reads the dispatch id
 // from the `dispatchId` path parameter and the secret from the
 // X-Svcd-Attempt-Secret header, parses the report (ParseReport) and calls the
-// sink method for its event. Answers:
+// sink method for its event. Replies:
 //   200 {"accepted":true}   the sink returned OK
 //   400                      the body is not JSON at all
 //   401, 404, 409, 503      the sink returned Unauthenticated, NotFound,

@@ -65,7 +65,7 @@ StatusOr<ReportEvent> ParseEvent(const std::map<std::string, std::string>& query
                                     "\"; send started, heartbeat, log or exit");
 }
 
-// Reads a JSON object and checks that it holds exactly `fields`.
+// Reads a JSON object and checks that it contains exactly `fields`.
 StatusOr<Json> ParseObject(const std::string& body, const std::set<std::string>& fields) {
   Json json = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {

@@ -72,7 +72,7 @@ struct ExitReport {
   friend bool operator==(const ExitReport&, const ExitReport&) = default;
 };
 
-// Who sent a report and under which fencing token.
+// The sender of a report and its fencing token.
 struct ReportContext {
   std::string dispatch_id;
   int64_t lease = 0;
@@ -90,7 +90,7 @@ struct ReportLimits {
   size_t max_json_bytes = 16 * 1024;
   // Largest body of a log report.
   size_t max_log_bytes = kDefaultMaxLogChunkBytes;
-  // Most ports in one heartbeat.
+  // Maximum number of ports in one heartbeat.
   size_t max_ports = 1024;
 };
 

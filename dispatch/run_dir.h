@@ -13,12 +13,12 @@
 //   exit                              exit code, or 128 + signal number
 //   stop-reason                       why the service was stopped (below)
 //   report.*                          scratch files of the reports;
-//                                     report.headers holds the secret
+//                                     report.headers contains the secret
 // A start time is field 22 of /proc/PID/stat (clock ticks after boot); with
 // the pid it names one process even after the pid is reused.
 //
 // The local executor also writes RUN/launchers/<dispatch id>.sh (the
-// launcher, mode 0600 because it holds the secret) and <dispatch id>.out
+// launcher, mode 0600 because it contains the secret) and <dispatch id>.out
 // (the launcher's own output).
 
 #ifndef SVCD_DISPATCH_RUN_DIR_H_
@@ -47,8 +47,8 @@ inline constexpr char kStopReasonFile[] = "stop-reason";
 
 // Values of the stop-reason file.
 inline constexpr char kStopReasonSignal[] = "signal";          // the launcher got TERM, INT or HUP
-inline constexpr char kStopReasonSuperseded[] = "superseded";  // svcd answered 409
-inline constexpr char kStopReasonUnauthenticated[] = "unauthenticated";  // svcd answered 401
+inline constexpr char kStopReasonSuperseded[] = "superseded";  // svcd replied 409
+inline constexpr char kStopReasonUnauthenticated[] = "unauthenticated";  // svcd replied 401
 inline constexpr char kStopReasonSetupFailed[] = "setup-failed";  // attempt files not written
 inline constexpr char kStopReasonCancelled[] = "cancelled";       // Stop claimed the attempt first
 
@@ -75,7 +75,7 @@ std::filesystem::path AttemptDir(const std::filesystem::path& run_dir,
 std::optional<std::string> ReadSmallFile(const std::filesystem::path& path);
 
 // Returns the file's first line as a decimal integer, or std::nullopt when
-// the file is missing or holds anything else.
+// the file is missing or contains anything else.
 std::optional<int64_t> ReadIntFile(const std::filesystem::path& path);
 
 }  // namespace svcd::dispatch

@@ -99,7 +99,7 @@ class LauncherTest : public ::testing::TestWithParam<Shell> {
 };
 
 TEST_P(LauncherTest, ReportsEveryEventWithSecretAndLease) {
-  // The comment holds quotes, a command substitution, a backslash and a
+  // The comment contains quotes, a command substitution, a backslash and a
   // heredoc-like word, which must all reach script.sh unchanged.
   const std::string script =
       "# it's \"quoted\" $(exit 3) \\ EOF '\n"
@@ -275,7 +275,7 @@ TEST_P(LauncherTest, KeepsServiceRunningWhileSvcdIsDown) {
   const pid_t pid = ServicePid();
   ASSERT_GT(pid, 0);
 
-  // Three heartbeat periods with nobody listening: the service keeps running.
+  // Three heartbeat periods with no server listening: the service keeps running.
   std::this_thread::sleep_for(seconds(3));
   EXPECT_TRUE(testing::ProcessAlive(pid));
   EXPECT_FALSE(launcher->Wait(milliseconds(0)).has_value());

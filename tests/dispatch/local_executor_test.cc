@@ -63,7 +63,7 @@ class LocalExecutorTest : public ::testing::Test {
     return AttemptDir(TargetRunDir(dir_.path() / "data", kUid, "master"), id) / file;
   }
 
-  // Polls Inspect until `condition` holds; returns the last AttemptInfo.
+  // Polls Inspect until `condition` returns true; returns the last AttemptInfo.
   AttemptInfo InspectUntil(Executor& executor, const std::string& id,
                            const std::function<bool(const AttemptInfo&)>& condition) {
     AttemptInfo info;

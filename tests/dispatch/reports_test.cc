@@ -196,7 +196,7 @@ class FailingSink final : public ObservationSink {
   Status status_;
 };
 
-TEST(ReportHandlerTest, AnswersOtherSinkErrorsWith500) {
+TEST(ReportHandlerTest, RepliesToOtherSinkErrorsWith500) {
   server::Request request;
   request.method = "POST";
   request.query = {{"event", "exit"}, {"lease", "1"}};

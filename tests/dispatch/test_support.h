@@ -40,14 +40,14 @@ class TempDir {
 std::string ReadFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, const std::string& text);
 
-// Polls `condition` every 50 ms until it holds or `limit` passes; returns its
+// Polls `condition` every 50 ms until it returns true or `limit` passes; returns its
 // last value.
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds limit);
 
 // True when `pid` exists and is not a zombie.
 bool ProcessAlive(pid_t pid);
 
-// Returns the pids of live processes whose environment holds
+// Returns the pids of live processes whose environment contains
 // SVCD_DISPATCH_ID=<dispatch_id> and that lead their own session.
 std::vector<pid_t> MarkedSessionLeaders(const std::string& dispatch_id);
 
