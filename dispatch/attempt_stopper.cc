@@ -95,6 +95,8 @@ void AttemptStopper::Refresh(bool scan_environ) {
       Track(info, EnvironContains(info.pid, marker_) ? kRoleDescendant : kRoleLauncher);
     }
   }
+  // NOTE: a daemon whose parent has exited and that cleared its environment
+  // has no link left to the attempt, so it is neither found nor reported.
   if (scan_environ) {
     for (const ProcessInfo& info : table) {
       if (tracked_.count(info.pid) == 0 && EnvironContains(info.pid, marker_)) {
