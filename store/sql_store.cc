@@ -3,13 +3,12 @@
 #include <soci/soci.h>
 
 #include <algorithm>
-#include <chrono>
-#include <deque>
 #include <nlohmann/json.hpp>
 
 #include "api/codec.h"
 #include "api/defaults.h"
 #include "store/migrate.h"
+#include "store/sql_util.h"
 
 namespace svcd::store {
 namespace {
@@ -145,72 +144,15 @@ StatusOr<WriteResult> Store::Delete(const ObjectKey& key, const std::string& use
   return std::move(results->front());
 }
 
-void Execute(soci::session& session, const std::string& sql, const std::vector<SqlValue>& values,
-             long long* affected) {
-  // SOCI keeps pointers to the bound variables, so they live in deques that
-  // never move their elements.
-  std::deque<std::string> texts;
-  std::deque<long long> numbers;
-  std::deque<soci::indicator> indicators;
-  soci::statement statement(session);
-  for (const SqlValue& value : values) {
-    if (const auto* text = std::get_if<std::string>(&value)) {
-      texts.push_back(*text);
-      indicators.push_back(soci::i_ok);
-      statement.exchange(soci::use(texts.back(), indicators.back()));
-    } else if (const auto* number = std::get_if<long long>(&value)) {
-      numbers.push_back(*number);
-      indicators.push_back(soci::i_ok);
-      statement.exchange(soci::use(numbers.back(), indicators.back()));
-    } else {
-      texts.emplace_back();
-      indicators.push_back(soci::i_null);
-      statement.exchange(soci::use(texts.back(), indicators.back()));
-    }
-  }
-  statement.alloc();
-  statement.prepare(sql);
-  statement.define_and_bind();
-  statement.execute(true);
-  if (affected != nullptr) *affected = statement.get_affected_rows();
-}
-
 SqlStore::SqlStore(std::unique_ptr<Database> database, StoreOptions options)
-    : database_(std::move(database)),
-      options_(std::move(options)),
-      random_(std::random_device{}()) {
-  if (!options_.now_ms) {
-    options_.now_ms = [] {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-          .count();
-    };
-  }
+    : database_(std::move(database)), options_(std::move(options)) {
+  if (!options_.now_ms) options_.now_ms = SystemNowMs;
+  runtime_ = std::make_unique<SqlRuntimeStore>(*database_, options_.now_ms);
 }
 
-const char* SqlStore::LockingRead() const {
-  return database_->dialect() == sql::Dialect::kMysql ? " FOR UPDATE" : "";
-}
+const char* SqlStore::LockingRead() const { return store::LockingRead(database_->dialect()); }
 
 int64_t SqlStore::NowMs() const { return options_.now_ms(); }
-
-std::string SqlStore::NewUid() {
-  // A random (version 4) UUID.
-  uint64_t high, low;
-  {
-    std::lock_guard<std::mutex> lock(random_mutex_);
-    high = random_();
-    low = random_();
-  }
-  high = (high & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  low = (low & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char text[37];
-  std::snprintf(text, sizeof(text), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(high >> 32), static_cast<unsigned>((high >> 16) & 0xffff),
-                static_cast<unsigned>(high & 0xffff), static_cast<unsigned>(low >> 48),
-                static_cast<unsigned long long>(low & 0xffffffffffffULL));
-  return text;
-}
 
 StatusOr<std::optional<SqlStore::StoredRow>> SqlStore::LoadLive(soci::session& session,
                                                                 const KindTable& table,
@@ -371,7 +313,7 @@ StatusOr<WriteResult> SqlStore::CreateRow(soci::session& session, const KindTabl
                                           api::Object object, const std::string& user) {
   int64_t now = NowMs();
   api::ObjectMeta& meta = api::MetaOf(object);
-  meta.uid = NewUid();
+  meta.uid = NewUuid();
   meta.generation = 1;
   meta.resource_version = "1";
   meta.creation_timestamp = FormatRfc3339(now);
@@ -536,13 +478,8 @@ Status SqlStore::InsertAudit(soci::session& session, const KindTable& table, con
   if (before != nullptr) old_data = api::EncodeJson(*before).dump();
   if (after != nullptr) new_data = api::EncodeJson(*after).dump();
   if (!remark.empty()) remark_value = remark;
-  Execute(session,
-          "INSERT INTO op_audit_log (audit_id, entity_type, entity_id, entity_namespace, "
-          "entity_name, operation_type, operator_user_id, changed_fields, old_data, new_data, "
-          "remark, op_time) VALUES (:a, :b, :c, :d, :e, :f, :g, :h, :i, :j, :k, :l)",
-          {NewUid(), std::string(table.audit_entity), meta.uid, meta.namespace_, meta.name,
-           std::string(operation), user, changed, old_data, new_data, remark_value,
-           static_cast<long long>(NowMs())});
+  InsertAuditRow(session, {table.audit_entity, meta.uid, meta.namespace_, meta.name, operation,
+                           user, changed, old_data, new_data, remark_value, NowMs()});
   return Status::Ok();
 }
 
@@ -657,6 +594,8 @@ StatusOr<std::vector<ObjectKey>> SqlStore::DeploysUsingTemplate(const std::strin
 }
 
 Status SqlStore::Ping() { return database_->Ping(); }
+
+RuntimeStore& SqlStore::runtime() { return *runtime_; }
 
 StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& password,
                                            StoreOptions options) {

@@ -9,14 +9,14 @@
 #define SVCD_STORE_SQL_STORE_H_
 
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "store/database.h"
 #include "store/object_rows.h"
+#include "store/sql_runtime_store.h"
+#include "store/sql_util.h"
 #include "store/store.h"
 
 namespace soci {
@@ -47,6 +47,7 @@ class SqlStore : public Store {
   StatusOr<Event> AppendEvent(const Event& event) override;
   StatusOr<std::vector<Event>> ListEvents(const std::string& uid) override;
   Status Ping() override;
+  RuntimeStore& runtime() override;
 
  private:
   // A live object row as read inside a write transaction.
@@ -85,19 +86,11 @@ class SqlStore : public Store {
   // Returns " FOR UPDATE" on MySQL, "" on SQLite.
   const char* LockingRead() const;
   int64_t NowMs() const;
-  std::string NewUid();
 
   std::unique_ptr<Database> database_;
   StoreOptions options_;
-  std::mutex random_mutex_;
-  std::mt19937_64 random_;  // guarded by random_mutex_
+  std::unique_ptr<SqlRuntimeStore> runtime_;  // over *database_
 };
-
-// Runs `sql` with `values` bound to its placeholders in order. Stores the
-// number of affected rows in `affected` when it is not null. Throws SOCI
-// exceptions, which Database turns into a Status.
-void Execute(soci::session& session, const std::string& sql, const std::vector<SqlValue>& values,
-             long long* affected = nullptr);
 
 }  // namespace svcd::store
 

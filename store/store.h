@@ -28,6 +28,7 @@
 #include "api/types.h"
 #include "store/database.h"
 #include "store/label_selector.h"
+#include "store/runtime_store.h"
 
 namespace svcd::store {
 
@@ -206,6 +207,10 @@ class Store {
 
   // Checks that the database responds; for /readyz.
   virtual Status Ping() = 0;
+
+  // Returns the runtime records (targets, dispatches, logs, probe results)
+  // over the same database. The reference lives as long as the Store.
+  virtual RuntimeStore& runtime() = 0;
 };
 
 // Opens the store at `url` (sqlite:PATH or mysql://USER@HOST:PORT/DB) and
