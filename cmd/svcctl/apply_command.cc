@@ -46,6 +46,15 @@ std::string ApplyPath(const ApplyFlags& flags, bool dry_run) {
   return path;
 }
 
+// Gives deploys without metadata.namespace the namespace of -n, as kubectl does.
+void FillNamespace(const GlobalOptions& global, std::vector<LoadedObject>& objects) {
+  for (LoadedObject& loaded : objects) {
+    if (auto* deploy = std::get_if<api::ServiceDeploy>(&loaded.object)) {
+      if (deploy->metadata.namespace_.empty()) deploy->metadata.namespace_ = EffectiveNamespace(global);
+    }
+  }
+}
+
 // Client-side dry run: validates locally and compares with the live objects.
 int ClientDryRun(const ApiClient& client, const std::vector<LoadedObject>& objects) {
   for (const LoadedObject& loaded : objects) {
@@ -72,7 +81,8 @@ int ClientDryRun(const ApiClient& client, const std::vector<LoadedObject>& objec
   return 0;
 }
 
-int RunApply(const GlobalOptions& global, const ApplyFlags& flags) {
+int RunApply(const GlobalOptions& global, ApplyFlags flags) {
+  if (flags.dry_run.empty()) flags.dry_run = "client";  // a bare --dry-run, as in kubectl
   if (flags.prune && flags.applyset.empty()) {
     return PrintError(Status::InvalidArgument(
         "--prune needs --applyset NAME: only objects recorded in that apply set are pruned"));
@@ -83,6 +93,7 @@ int RunApply(const GlobalOptions& global, const ApplyFlags& flags) {
   }
   StatusOr<std::vector<LoadedObject>> objects = LoadManifests(flags.files, flags.recursive);
   if (!objects.ok()) return PrintError(objects.status());
+  FillNamespace(global, *objects);
   if (objects->empty() && !flags.prune) {
     return PrintError(Status::InvalidArgument("no objects found in the given files"));
   }
@@ -151,6 +162,7 @@ int UnifiedDiff(const std::string& label, const std::string& live, const std::st
 int RunDiff(const GlobalOptions& global, const ApplyFlags& flags) {
   StatusOr<std::vector<LoadedObject>> objects = LoadManifests(flags.files, flags.recursive);
   if (!objects.ok()) return PrintError(objects.status()) + 1;
+  FillNamespace(global, *objects);
   const ApiClient client = MakeClient(global);
   // The server's dry run returns each object as it would be stored.
   StatusOr<nlohmann::json> reply =
@@ -188,9 +200,13 @@ void AddApplyCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
   CLI::App* apply = app.add_subcommand("apply", "Create or update objects from manifest files");
   apply->add_option("-f,--filename", flags->files, "File, directory or - for stdin")->required();
   apply->add_flag("-R,--recursive", flags->recursive, "Read directories recursively");
-  apply->add_option("--dry-run", flags->dry_run, "none, client or server: validate, write nothing")
-      ->expected(0, 1)
-      ->default_str("none");
+  // No default_str: CLI11 gives a bare --dry-run the default string as its
+  // value, and "none" there would turn the dry run into a real write.
+  apply
+      ->add_option("--dry-run", flags->dry_run,
+                   "none (default), client or server: validate, write nothing; a bare --dry-run "
+                   "is client")
+      ->expected(0, 1);
   apply->add_flag("--prune", flags->prune,
                   "Delete objects of the apply set that these manifests no longer hold");
   apply->add_option("--applyset", flags->applyset, "Name of the apply set these objects belong to");

@@ -62,7 +62,9 @@ int RunDelete(const GlobalOptions& global, DeleteFlags flags) {
     if (!objects.ok()) return PrintError(objects.status());
     for (const LoadedObject& loaded : *objects) {
       const api::ObjectMeta& meta = api::MetaOf(loaded.object);
-      keys.push_back({KindInfoOf(api::KindOf(loaded.object)), meta.namespace_, meta.name});
+      const KindInfo kind = KindInfoOf(api::KindOf(loaded.object));
+      const std::string ns = meta.namespace_.empty() ? EffectiveNamespace(global) : meta.namespace_;
+      keys.push_back({kind, kind.namespaced ? ns : "", meta.name});
     }
   } else {
     StatusOr<std::pair<KindInfo, std::string>> target = ResolveKindSlashName(flags.kind);
