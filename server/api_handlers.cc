@@ -7,6 +7,8 @@
 
 #include "api/codec.h"
 #include "api/document.h"
+#include "api/fields.h"
+#include "api/rules.h"
 #include "server/apply_service.h"
 #include "server/legacy_deploy.h"
 #include "server/status_response.h"
@@ -94,7 +96,8 @@ class KindRoutes {
     if (auto it = params.find("ns"); it != params.end()) options.namespace_ = it->second;
     if (auto it = request.query.find("labelSelector"); it != request.query.end()) {
       StatusOr<store::LabelSelector> selector = store::LabelSelector::Parse(it->second);
-      if (!selector.ok()) return StatusResponse(selector.status());
+      // A malformed query parameter is a bad request (400), as in Kubernetes.
+      if (!selector.ok()) return BadRequestResponse(selector.status().message());
       options.selector = *selector;
     }
     StatusOr<std::vector<api::Object>> objects = store_.List(options);
@@ -172,6 +175,17 @@ class KindRoutes {
     }
     api::ObjectMeta& meta = api::MetaOf(object);
     if (auto it = params.find("ns"); it != params.end()) {
+      // The body's namespace was checked by the decoder but the path's was
+      // not, and a deploy stored with an invalid one breaks every list.
+      static const std::regex kNamespacePattern(api::kDns1123LabelPattern);
+      if (it->second.size() > static_cast<size_t>(api::kMaxNameLength) ||
+          !std::regex_match(it->second, kNamespacePattern)) {
+        return Status::InvalidArgument(
+            "invalid namespace " + api::QuoteForMessage(it->second) +
+                " in the request path: use lower-case letters, digits and '-', at most 63 "
+                "characters",
+            {{"metadata.namespace", "invalid namespace"}});
+      }
       if (meta.namespace_.empty()) meta.namespace_ = it->second;
       if (meta.namespace_ != it->second) {
         return Status::InvalidArgument(

@@ -93,8 +93,8 @@ TEST_P(ApiObjectsTest, ListFiltersByLabelSelector) {
 
   const HttpReply invalid =
       Http("GET", std::string(kApiPrefix) + "/hosts?labelSelector=" + UrlEncode("env in prod"));
-  EXPECT_EQ(invalid.status, 422) << invalid.Describe();
-  EXPECT_EQ(invalid.Json()["kind"], "Status");
+  EXPECT_EQ(invalid.status, 400) << invalid.Describe();
+  EXPECT_EQ(invalid.Json()["reason"], "BadRequest");
 }
 
 TEST_P(ApiObjectsTest, ListsDeploysPerNamespaceAndAcrossAll) {
@@ -115,6 +115,44 @@ TEST_P(ApiObjectsTest, ListsDeploysPerNamespaceAndAcrossAll) {
       "GET", std::string(kApiPrefix) + "/servicedeploys?labelSelector=" + UrlEncode("team=perf"));
   ASSERT_EQ(all.status, 200) << all.Describe();
   EXPECT_THAT(ItemNames(all.Json()), ElementsAre("a", "b"));
+}
+
+TEST_P(ApiObjectsTest, PathMustMatchObject) {
+  ASSERT_EQ(Apply(YamlStream({TemplateYaml("vllm"), HostYaml("gpu-01")})).status, 200);
+  const std::string deploys = std::string(kApiPrefix) + "/namespaces/";
+
+  // The namespace of the path is checked like the one in a manifest.
+  const HttpReply bad_namespace =
+      Http("POST", deploys + "Bad_NS/servicedeploys", DeployYaml("qwen", "", "vllm", "gpu-01"));
+  EXPECT_EQ(bad_namespace.status, 422) << bad_namespace.Describe();
+  EXPECT_THAT(CauseFields(bad_namespace.Json()), ElementsAre("metadata.namespace"));
+  const HttpReply all = Http("GET", std::string(kApiPrefix) + "/servicedeploys");
+  EXPECT_EQ(all.status, 200) << all.Describe();
+  EXPECT_THAT(ItemNames(all.Json()), IsEmpty());
+
+  const HttpReply other_namespace =
+      Http("POST", deploys + "prod/servicedeploys", DeployYaml("qwen", "eval", "vllm", "gpu-01"));
+  EXPECT_EQ(other_namespace.status, 422) << other_namespace.Describe();
+  EXPECT_THAT(CauseFields(other_namespace.Json()), ElementsAre("metadata.namespace"));
+
+  const HttpReply other_name =
+      Http("PUT", std::string(kApiPrefix) + "/hosts/gpu-02", HostYaml("gpu-01", "{room: x}"));
+  EXPECT_EQ(other_name.status, 422) << other_name.Describe();
+  EXPECT_THAT(CauseFields(other_name.Json()), ElementsAre("metadata.name"));
+
+  const HttpReply other_kind =
+      Http("POST", std::string(kApiPrefix) + "/hosts", TemplateYaml("vllm-2"));
+  EXPECT_EQ(other_kind.status, 422) << other_kind.Describe();
+  EXPECT_EQ(Http("GET", std::string(kApiPrefix) + "/servicetemplates/vllm-2").status, 404);
+
+  const HttpReply two = Http("POST", std::string(kApiPrefix) + "/hosts",
+                             YamlStream({HostYaml("gpu-03"), HostYaml("gpu-04")}));
+  EXPECT_EQ(two.status, 422) << two.Describe();
+  EXPECT_EQ(Http("GET", std::string(kApiPrefix) + "/hosts/gpu-03").status, 404);
+
+  const HttpReply missing =
+      Http("PUT", std::string(kApiPrefix) + "/hosts/gpu-09", HostYaml("gpu-09"));
+  EXPECT_EQ(missing.status, 404) << missing.Describe();
 }
 
 TEST_P(ApiObjectsTest, StaleResourceVersionConflicts) {
