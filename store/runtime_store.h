@@ -3,15 +3,20 @@
 // launcher's reports (process monitor rows), log lines with per-target
 // sequence numbers, and probe results.
 //
-// Fencing: every target row has a lease_version. BeginAttempt and
-// BumpLease raise it; a report or update that carries an older lease, or
-// that comes from a dispatch other than the target's latest, is rejected
-// with Aborted, so a superseded launcher learns to stop and never changes
-// the state of its successor.
+// Fencing: every target row has a lease_version, which BeginAttempt and
+// BumpLease raise and nothing lowers. A report or update that carries an
+// older lease, or that comes from a dispatch other than the target's
+// latest, is rejected with Aborted. A superseded launcher thus learns to
+// stop and never changes the state of its successor.
+//
+// Input limits: a log line is stored as at most 64 KiB of valid UTF-8
+// (invalid bytes and NUL become U+FFFD, longer lines become several);
+// messages and error texts are cut to 500 bytes at a character boundary.
 //
 // Thread-safety: every method may be called from several threads at once.
-// Errors common to every call: Unavailable when the database cannot be
-// reached, Internal for anything unexpected. A failed call writes nothing.
+// Errors common to every call: InvalidArgument naming the invalid field,
+// Unavailable when the database cannot be reached, Internal for anything
+// unexpected. A failed call writes nothing.
 
 #ifndef SVCD_STORE_RUNTIME_STORE_H_
 #define SVCD_STORE_RUNTIME_STORE_H_
@@ -98,65 +103,96 @@ struct LogLine {
 };
 
 struct ProbeEventRecord {
-  std::string target;
+  std::string target;  // set by RecentProbeEvents; AppendProbeEvent takes it as a parameter
   bool passed = false;
   int64_t latency_ms = 0;
   std::string message;
-  int64_t time_ms = 0;
+  int64_t time_ms = 0;  // when the probe ran; 0 in AppendProbeEvent means the store's clock
 };
 
 class RuntimeStore {
  public:
   virtual ~RuntimeStore() = default;
 
-  // Creates the target rows that `plans` names and that do not exist yet
-  // (state PENDING, lease 0); for existing rows, records host, generation,
-  // hash and rendered script. When `generation` moves, attempts restarts at
-  // 0. Rows of targets that `plans` no longer names (fewer workers) are
-  // marked deleted. NotFound when the deploy does not exist.
+  // Makes the deploy's live targets those of `plans` (master and workers of
+  // one generation), in one transaction. A missing target is created as
+  // PENDING / PREPARE with lease 0. An existing one gets the plan's host,
+  // generation, hash and rendered env and script, and its attempts restart
+  // at 0 when the generation moves. Targets that `plans` no longer names
+  // (fewer workers) are marked deleted: they leave ListTargets and their
+  // reports are rejected, but their logs stay readable. A deleted target
+  // that a later plan names again comes back as PENDING with attempts 0,
+  // keeping its lease and log sequence. Writes an audit row per created,
+  // deleted or restored target. InvalidArgument (field "plans[i].name" and
+  // the like) when a plan's name, role and rank disagree, a rank repeats,
+  // the host is empty or longer than 63 characters, or the generation is
+  // below 1; NotFound when the deploy does not exist or was deleted.
   virtual Status SyncTargets(const std::string& deploy_uid, const std::vector<TargetPlan>& plans,
                              const std::string& user) = 0;
 
-  // Returns the live target rows of a deploy ordered by rank.
+  // Returns the live target rows of a deploy ordered by rank; empty for an
+  // unknown deploy.
   virtual StatusOr<std::vector<TargetRecord>> ListTargets(const std::string& deploy_uid) = 0;
 
   // Starts a new attempt of a target, in one transaction: raises
   // lease_version, inserts a dispatch row (status QUEUED, attempt = the
-  // target's dispatch count + 1), sets the target DISPATCHING / START_PROCESS
-  // and its attempts to `attempts`. Returns the new dispatch row.
+  // target's dispatch count + 1, lease = the new lease) and its process
+  // row, and sets the target DISPATCHING / START_PROCESS with `attempts`.
+  // Writes no audit row, because the dispatch row is the record. Returns
+  // the new dispatch row. InvalidArgument for an executor other than local
+  // or powerjob, a secret_hash that is not 64 lowercase hex digits, or
+  // negative attempts; NotFound for an unknown or deleted target.
   virtual StatusOr<DispatchRecord> BeginAttempt(const std::string& deploy_uid,
                                                 const std::string& target,
                                                 const std::string& executor,
                                                 const std::string& secret_hash, int attempts) = 0;
 
   // Raises the target's lease_version without a new dispatch (a stop), so
-  // reports of the current attempt are rejected from now on. Returns the new lease.
+  // reports of the current attempt are rejected from now on. Works on
+  // deleted targets too, to stop what they run. Returns the new lease;
+  // NotFound when the target never existed.
   virtual StatusOr<int64_t> BumpLease(const std::string& deploy_uid, const std::string& target) = 0;
 
-  // Changes a target row when `lease` is its current lease_version;
-  // Aborted otherwise. Writes an audit row when the state changes.
+  // Changes a live target row when `lease` is its current lease_version.
+  // Writes an audit row (operator `user`) when the state changes. Aborted
+  // for another lease; NotFound for an unknown or deleted target;
+  // InvalidArgument for an unknown state or stage or negative attempts.
   virtual Status UpdateTarget(const std::string& deploy_uid, const std::string& target,
                               int64_t lease, const TargetUpdate& update,
                               const std::string& user) = 0;
 
-  // Returns one dispatch row (with its process monitor fields); NotFound.
+  // Returns one dispatch row with its process fields (pid, ports, last
+  // heartbeat). NotFound for an unknown dispatch.
   virtual StatusOr<DispatchRecord> GetDispatch(const std::string& dispatch_id) = 0;
 
-  // Sets a dispatch's status (and error text, end time for final states)
-  // whatever the lease: the controller uses it for timeouts and losses.
+  // Sets a dispatch's status whatever the lease: the controller uses it for
+  // timeouts and losses. A non-empty `error` replaces the error text. A
+  // final status (SUCCEEDED, FAILED, LOST) sets the end time unless one is
+  // set and stores the buffered partial log line. NotFound for an unknown
+  // dispatch; InvalidArgument for an unknown status.
   virtual Status MarkDispatch(const std::string& dispatch_id, const std::string& status,
                               const std::string& error) = 0;
 
   // Records the PowerJob instance that runs a dispatch, as returned when the
-  // job was submitted. Not fenced. NotFound for an unknown dispatch.
+  // job was submitted. Not fenced. NotFound for an unknown dispatch;
+  // InvalidArgument for an id below 1.
   virtual Status RecordPowerJobInstance(const std::string& dispatch_id, int64_t instance_id) = 0;
 
-  // Launcher reports. Each checks that `dispatch_id` is its target's latest
-  // dispatch and `lease` the target's lease_version (Aborted otherwise;
-  // NotFound for an unknown dispatch), then records: Started sets pid and
-  // start time and the dispatch STARTED; Heartbeat updates ports, CPU,
-  // memory and heartbeat time; Exit records the exit code and end time and
-  // the dispatch SUCCEEDED (code 0) or FAILED. Repeats are harmless.
+  // Launcher reports. Each first checks, in the transaction that writes,
+  // that the target is live, that `dispatch_id` is its latest dispatch and
+  // that `lease` is both the dispatch's lease and the target's current one
+  // (Aborted otherwise; NotFound for an unknown dispatch). Then:
+  // - RecordStarted sets pid and, unless set, the start time, and moves a
+  //   QUEUED or SENT dispatch to STARTED. It never moves a finished
+  //   dispatch back. InvalidArgument for pid < 1 or start_ms < 0.
+  // - RecordHeartbeat stores ports, CPU, memory and the heartbeat time (the
+  //   store's clock). InvalidArgument for a port outside 1..65535 or a
+  //   negative or non-finite value. NOTE: CPU above 999.99 % and memory
+  //   above about 95 TiB are stored as those maximums (MySQL column ranges).
+  // - RecordExit records the exit code and, unless set, the end time, sets
+  //   the dispatch SUCCEEDED (code 0) or FAILED and stores the buffered
+  //   partial log line.
+  // Repeats are harmless.
   virtual Status RecordStarted(const std::string& dispatch_id, int64_t lease, int64_t pid,
                                int64_t start_ms) = 0;
   virtual Status RecordHeartbeat(const std::string& dispatch_id, int64_t lease,
@@ -166,37 +202,49 @@ class RuntimeStore {
 
   // Stores the bytes of output.log from `offset` as log lines of the
   // dispatch's target (source SERVICE), each with the next per-target seq
-  // and the dispatch's attempt. Bytes before the dispatch's stored end are a
-  // resend and are dropped; a gap is recorded as one AGENT line saying how
-  // many bytes were lost. A trailing partial line is kept until its newline
-  // arrives (or the dispatch exits). Fenced like the reports.
+  // and the dispatch's attempt. Lines end at '\n'; a '\r' before it is
+  // dropped. Bytes before the dispatch's stored end (log_bytes) are a
+  // resend and are dropped. When `offset` is past the stored end, the
+  // buffered partial line is stored as it is, followed by one AGENT line
+  // that gives the lost byte range. A trailing partial line is kept until
+  // its newline arrives or the dispatch ends; after the exit report it is
+  // stored at once. Fenced like the reports. InvalidArgument for a negative
+  // offset; ResourceExhausted for more than 1 MiB of bytes.
   virtual Status AppendLog(const std::string& dispatch_id, int64_t lease, int64_t offset,
                            const std::string& bytes) = 0;
 
-  // Stores one line of svcd's own about a target (source AGENT), such as
-  // "dispatched attempt 3" or "probe failed: ...". Not fenced.
+  // Stores svcd's own text about a target (source AGENT), such as
+  // "dispatched attempt 3" or "probe failed: ...", one line per '\n'. The
+  // lines carry the attempt of the target's latest dispatch, or 1 before
+  // the first. Not fenced, and deleted targets take lines too. NotFound for
+  // an unknown target; InvalidArgument for empty text.
   virtual Status AppendAgentLog(const std::string& deploy_uid, const std::string& target,
                                 const std::string& line) = 0;
 
-  // Returns up to `limit` lines of one target (all targets when `target` is
-  // empty) with seq > `after_seq`, ordered by target then seq. `attempt` 0
-  // means every attempt.
+  // Returns up to `limit` lines of one target (all targets of the deploy,
+  // deleted ones included, when `target` is empty) with seq > `after_seq`,
+  // ordered by target rank, then seq. `attempt` 0 means every attempt.
+  // NotFound for an unknown named target; InvalidArgument for a limit
+  // outside 1..10000 or a negative after_seq or attempt.
   virtual StatusOr<std::vector<LogLine>> ReadLogs(const std::string& deploy_uid,
                                                   const std::string& target, int64_t after_seq,
                                                   int attempt, int limit) = 0;
 
-  // Stores one probe result of a target and keeps at most `keep` results
-  // per target, dropping the oldest.
+  // Stores one probe result of a live target and keeps its `keep` newest
+  // results by time, dropping older ones. NotFound for an unknown or
+  // deleted target; InvalidArgument for keep < 1 or a negative latency or time.
   virtual Status AppendProbeEvent(const std::string& deploy_uid, const std::string& target,
                                   const ProbeEventRecord& event, int keep) = 0;
-  // Returns the newest `limit` probe results of a deploy, newest first.
+
+  // Returns the newest `limit` probe results of a deploy's live targets,
+  // newest first. InvalidArgument for a limit outside 1..10000.
   virtual StatusOr<std::vector<ProbeEventRecord>> RecentProbeEvents(const std::string& deploy_uid,
                                                                     int limit) = 0;
 };
 
 // Creates the SQL implementation over an open database (the one the Store
-// uses; migrations must have run). `now_ms` is the clock; default the
-// system clock.
+// uses, which must outlive it and be migrated). `now_ms` is the clock in
+// milliseconds since the Unix epoch; empty means the system clock.
 std::unique_ptr<RuntimeStore> NewSqlRuntimeStore(Database& database,
                                                  std::function<int64_t()> now_ms = {});
 

@@ -13,9 +13,9 @@
 namespace svcd::store {
 namespace {
 
-// Rows per multi-row INSERT into log_event: 8 values each, well below
-// SQLite's default limit of 32766 bound values.
-constexpr size_t kLinesPerInsert = 200;
+// Rows per multi-row INSERT into log_event on MySQL, where each statement
+// is one round trip to the server.
+constexpr size_t kLinesPerInsert = 500;
 // health_probe_event.message is VARCHAR(500).
 constexpr size_t kMaxProbeMessageBytes = 500;
 
@@ -39,6 +39,36 @@ Status ValidateLimit(int limit) {
 void SqlRuntimeStore::InsertLines(soci::session& session, TargetRow& target, int attempt,
                                   const std::vector<NewLine>& lines) {
   if (lines.empty()) return;
+  if (database_.dialect() == sql::Dialect::kMysql) {
+    InsertLinesBatched(session, target, attempt, lines);
+  } else {
+    InsertLinesPrepared(session, target, attempt, lines);
+  }
+  Execute(session, "UPDATE svc_deploy_target SET next_log_seq = :n WHERE target_id = :t",
+          {static_cast<long long>(target.next_log_seq), target.target_id});
+}
+
+void SqlRuntimeStore::InsertLinesPrepared(soci::session& session, TargetRow& target, int attempt,
+                                          const std::vector<NewLine>& lines) {
+  std::string deploy_id = target.deploy_id, target_id = target.target_id;
+  std::string source, level, content;
+  long long seq = 0, bound_attempt = attempt, now = NowMs();
+  soci::statement statement =
+      (session.prepare << "INSERT INTO log_event (deploy_id, target_id, seq, attempt, source, "
+                          "level, content, ts) VALUES (:d, :t, :q, :a, :s, :l, :c, :w)",
+       soci::use(deploy_id), soci::use(target_id), soci::use(seq), soci::use(bound_attempt),
+       soci::use(source), soci::use(level), soci::use(content), soci::use(now));
+  for (const NewLine& line : lines) {
+    seq = target.next_log_seq++;
+    source = line.source;
+    level = line.level;
+    content = line.content;
+    statement.execute(true);
+  }
+}
+
+void SqlRuntimeStore::InsertLinesBatched(soci::session& session, TargetRow& target, int attempt,
+                                         const std::vector<NewLine>& lines) {
   long long now = NowMs();
   for (size_t first = 0; first < lines.size(); first += kLinesPerInsert) {
     size_t last = std::min(lines.size(), first + kLinesPerInsert);
@@ -57,8 +87,6 @@ void SqlRuntimeStore::InsertLines(soci::session& session, TargetRow& target, int
     }
     Execute(session, sql, values);
   }
-  Execute(session, "UPDATE svc_deploy_target SET next_log_seq = :n WHERE target_id = :t",
-          {static_cast<long long>(target.next_log_seq), target.target_id});
 }
 
 void SqlRuntimeStore::StoreOutput(soci::session& session, LockedDispatch& dispatch, int64_t offset,

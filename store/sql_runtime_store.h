@@ -31,11 +31,15 @@ namespace svcd::store {
 
 class SqlRuntimeStore : public RuntimeStore {
  public:
-  // The longest log line stored, in bytes; longer lines become several.
+  // The maximum length of a stored log line in bytes; longer lines become
+  // several.
   static constexpr size_t kMaxLogLineBytes = 64 * 1024;
-  // The most bytes one AppendLog call may carry.
-  static constexpr size_t kMaxLogChunkBytes = 4 * 1024 * 1024;
-  // The most lines or probe results one read returns.
+  // The maximum bytes of one AppendLog call, the REST layer's default body
+  // limit. NOTE: 1 MiB of bare newlines is a million lines in one
+  // transaction, measured at 14 s on SQLite and 31 s on MariaDB 10.11 (a
+  // 2-core VM), and other writers wait meanwhile.
+  static constexpr size_t kMaxLogChunkBytes = 1024 * 1024;
+  // The maximum `limit` of ReadLogs and RecentProbeEvents.
   static constexpr int kMaxReadLimit = 10000;
 
   // Uses `database`, which must outlive this object and be migrated.
@@ -137,8 +141,15 @@ class SqlRuntimeStore : public RuntimeStore {
                    const std::function<Status(soci::session&, LockedDispatch&)>& work);
 
   // Logs (sql_runtime_logs.cc).
+  // Inserts `lines` with the target's next seqs and advances next_log_seq.
   void InsertLines(soci::session& session, TargetRow& target, int attempt,
                    const std::vector<NewLine>& lines);
+  // SQLite: one prepared statement run per line, which SQLite runs fast
+  // in-process. MySQL: multi-row statements, which save round trips.
+  void InsertLinesPrepared(soci::session& session, TargetRow& target, int attempt,
+                           const std::vector<NewLine>& lines);
+  void InsertLinesBatched(soci::session& session, TargetRow& target, int attempt,
+                          const std::vector<NewLine>& lines);
   void StoreOutput(soci::session& session, LockedDispatch& dispatch, int64_t offset,
                    const std::string& bytes, bool flush);
 

@@ -547,6 +547,32 @@ TEST_P(RuntimeStoreTest, InvalidUtf8IsReplaced) {
                                                                     "c"}));
 }
 
+TEST_P(RuntimeStoreTest, PartialLineKeepsNulBytes) {
+  DispatchRecord dispatch = MustBegin("master");
+  std::string first("a\0b", 3);
+
+  ASSERT_TRUE(runtime().AppendLog(dispatch.dispatch_id, dispatch.lease_version, 0, first).ok());
+  ASSERT_TRUE(runtime().AppendLog(dispatch.dispatch_id, dispatch.lease_version, 3, "c\n").ok());
+
+  EXPECT_EQ(Contents(MustRead("master")), (std::vector<std::string>{"a\xEF\xBF\xBD"
+                                                                    "bc"}));
+}
+
+TEST_P(RuntimeStoreTest, LargeChunkOfShortLines) {
+  DispatchRecord dispatch = MustBegin("master");
+  std::string chunk;
+  for (int i = 0; i < 20000; ++i) chunk += std::to_string(i) + "\n";
+
+  ASSERT_TRUE(runtime().AppendLog(dispatch.dispatch_id, dispatch.lease_version, 0, chunk).ok());
+  StatusOr<std::vector<LogLine>> tail = runtime().ReadLogs(deploy_, "master", 19990, 0, 100);
+
+  ASSERT_TRUE(tail.ok()) << tail.status().ToString();
+  ASSERT_EQ(tail->size(), 10u);
+  EXPECT_EQ(tail->back().seq, 20000);
+  EXPECT_EQ(tail->back().content, "19999");
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM log_event"), 20000);
+}
+
 TEST_P(RuntimeStoreTest, OversizedChunkIsRejected) {
   DispatchRecord dispatch = MustBegin("master");
   std::string chunk(SqlRuntimeStore::kMaxLogChunkBytes + 1, 'x');
