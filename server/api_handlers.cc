@@ -84,11 +84,18 @@ StatusSubject SubjectOf(const std::string& kind, const PathParams& params) {
   return {kind, it == params.end() ? "" : it->second};
 }
 
+using ChangeHook =
+    std::function<void(const std::string& kind, const std::string& ns, const std::string& name)>;
+
+void Notify(const ChangeHook& hook, bool dry_run, const ApplyItem& item) {
+  if (hook && !dry_run) hook(item.kind, item.namespace_, item.name);
+}
+
 // The resource routes of one kind, bound to the store.
 class KindRoutes {
  public:
-  KindRoutes(store::Store& store, ApplyService& apply, std::string kind)
-      : store_(store), apply_(apply), kind_(std::move(kind)) {}
+  KindRoutes(store::Store& store, ApplyService& apply, std::string kind, ChangeHook hook)
+      : store_(store), apply_(apply), kind_(std::move(kind)), hook_(std::move(hook)) {}
 
   Response List(const Request& request, const PathParams& params) const {
     store::ListOptions options;
@@ -144,6 +151,7 @@ class KindRoutes {
       return StatusResponse(items.status(), {kind_, api::MetaOf(object).name});
     }
     const ApplyItem& item = items->front();
+    Notify(hook_, *dry_run, item);
     return JsonResponse(item.action == "created" ? 201 : 200, api::EncodeJson(item.object));
   }
 
@@ -155,6 +163,7 @@ class KindRoutes {
     StatusOr<ApplyItem> item =
         apply_.Delete(KeyFrom(params), request.user, request.role, forced, *dry_run);
     if (!item.ok()) return StatusResponse(item.status(), SubjectOf(kind_, params));
+    Notify(hook_, *dry_run, *item);
     nlohmann::json body = api::EncodeJson(item->object);
     return JsonResponse(item->action == "deleting" ? 202 : 200, body);
   }
@@ -205,9 +214,10 @@ class KindRoutes {
   store::Store& store_;
   ApplyService& apply_;
   std::string kind_;
+  ChangeHook hook_;
 };
 
-Response HandleApply(ApplyService& apply, const Request& request) {
+Response HandleApply(ApplyService& apply, const ChangeHook& hook, const Request& request) {
   StatusOr<bool> dry_run = DryRunOf(request);
   if (!dry_run.ok()) return BadRequestResponse(dry_run.status().message());
   ApplyRequest apply_request{.op = store::Write::Op::kApply,
@@ -239,7 +249,10 @@ Response HandleApply(ApplyService& apply, const Request& request) {
   StatusOr<std::vector<ApplyItem>> items = apply.Apply(apply_request);
   if (!items.ok()) return StatusResponse(items.status());
   nlohmann::json results = nlohmann::json::array();
-  for (const ApplyItem& item : *items) results.push_back(ItemJson(item));
+  for (const ApplyItem& item : *items) {
+    results.push_back(ItemJson(item));
+    Notify(hook, *dry_run, item);
+  }
   return JsonResponse(200, {{"apiVersion", api::kGroupVersion},
                             {"kind", "ApplyResult"},
                             {"dryRun", *dry_run},
@@ -291,7 +304,7 @@ Response HandleEvents(store::Store& store, const Request& request, const PathPar
 
 // POST /api/v1/deploys: the legacy request shape, applied as a ServiceDeploy.
 Response HandleLegacyDeploy(ApplyService& apply, const std::function<std::string()>& make_suffix,
-                            const Request& request) {
+                            const ChangeHook& hook, const Request& request) {
   StatusOr<std::vector<api::Document>> parsed = api::ParseJson(request.body);
   if (!parsed.ok()) return BadRequestResponse(parsed.status().ToString());
   StatusOr<api::ServiceDeploy> deploy = ConvertLegacyDeploy(request.body, make_suffix);
@@ -303,12 +316,109 @@ Response HandleLegacyDeploy(ApplyService& apply, const std::function<std::string
   StatusOr<std::vector<ApplyItem>> items = apply.Apply(apply_request);
   if (!items.ok()) return StatusResponse(items.status(), {api::kKindServiceDeploy, deploy->metadata.name});
   const ApplyItem& item = items->front();
+  Notify(hook, false, item);
   const auto& stored = std::get<api::ServiceDeploy>(item.object);
   return JsonResponse(item.action == "created" ? 201 : 200,
                       {{"deployId", stored.metadata.uid},
                        {"name", stored.metadata.name},
                        {"namespace", stored.metadata.namespace_},
                        {"status", LegacyStatusOf(stored)}});
+}
+
+StatusOr<int64_t> IntParam(const Request& request, const char* name, int64_t fallback) {
+  auto it = request.query.find(name);
+  if (it == request.query.end() || it->second.empty()) return fallback;
+  const std::string& text = it->second;
+  if (text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument(std::string("invalid ") + name + " \"" + text +
+                                   "\": use a non-negative integer");
+  }
+  return std::stoll(text);
+}
+
+// GET .../servicedeploys/{name}/log: lines with seq > afterSeq.
+Response HandleLog(store::Store& store, const Request& request, const PathParams& params) {
+  StatusOr<api::Object> deploy =
+      store.Get({api::kKindServiceDeploy, params.at("ns"), params.at("name")});
+  if (!deploy.ok()) return StatusResponse(deploy.status(), SubjectOf(api::kKindServiceDeploy, params));
+  const std::string uid = api::MetaOf(*deploy).uid;
+  StatusOr<int64_t> after = IntParam(request, "afterSeq", 0);
+  StatusOr<int64_t> tail = IntParam(request, "tail", -1);
+  if (!after.ok()) return BadRequestResponse(after.status().message());
+  if (!tail.ok()) return BadRequestResponse(tail.status().message());
+  std::string target;
+  if (auto it = request.query.find("target"); it != request.query.end()) target = it->second;
+  StatusOr<std::vector<store::TargetRecord>> targets = store.runtime().ListTargets(uid);
+  if (!targets.ok()) return StatusResponse(targets.status());
+  nlohmann::json names = nlohmann::json::array();
+  const store::TargetRecord* chosen = nullptr;
+  for (const auto& record : *targets) {
+    names.push_back(record.name);
+    if (record.name == target) chosen = &record;
+  }
+  if (!target.empty() && chosen == nullptr) {
+    return StatusResponse(Status::NotFound("deploy " + params.at("name") + " has no target " + target +
+                                           "; it has " + names.dump()));
+  }
+  int attempt = 0;
+  if (auto it = request.query.find("previous"); it != request.query.end() && it->second == "true") {
+    if (chosen == nullptr) return BadRequestResponse("previous=true needs target=NAME");
+    if (chosen->latest_dispatch_id.empty()) return JsonResponse(200, {{"items", nlohmann::json::array()}});
+    StatusOr<store::DispatchRecord> latest = store.runtime().GetDispatch(chosen->latest_dispatch_id);
+    if (!latest.ok()) return StatusResponse(latest.status());
+    if (latest->attempt <= 1) {
+      return StatusResponse(Status::NotFound("target " + target + " has no previous attempt"));
+    }
+    attempt = latest->attempt - 1;
+  }
+  constexpr int kPageLines = 10000;
+  StatusOr<std::vector<store::LogLine>> lines =
+      store.runtime().ReadLogs(uid, target, *after, attempt, kPageLines);
+  if (!lines.ok()) return StatusResponse(lines.status());
+  size_t first = 0;
+  if (*tail >= 0 && lines->size() > static_cast<size_t>(*tail)) first = lines->size() - *tail;
+  nlohmann::json items = nlohmann::json::array();
+  for (size_t i = first; i < lines->size(); ++i) {
+    const store::LogLine& line = (*lines)[i];
+    items.push_back({{"seq", line.seq},
+                     {"attempt", line.attempt},
+                     {"target", line.target},
+                     {"source", line.source},
+                     {"content", line.content},
+                     {"time", FormatTimeMs(line.time_ms)}});
+  }
+  return JsonResponse(200, {{"kind", "LogLineList"}, {"items", items}, {"targets", names}});
+}
+
+// POST .../servicedeploys/{name}/retry: gives FAILED and TIMEOUT targets a
+// fresh retry budget, so the controller dispatches them again.
+Response HandleRetry(store::Store& store, const ChangeHook& hook, const Request& request,
+                     const PathParams& params) {
+  StatusOr<api::Object> deploy =
+      store.Get({api::kKindServiceDeploy, params.at("ns"), params.at("name")});
+  if (!deploy.ok()) return StatusResponse(deploy.status(), SubjectOf(api::kKindServiceDeploy, params));
+  std::string only;
+  if (auto it = request.query.find("target"); it != request.query.end()) only = it->second;
+  const std::string uid = api::MetaOf(*deploy).uid;
+  StatusOr<std::vector<store::TargetRecord>> targets = store.runtime().ListTargets(uid);
+  if (!targets.ok()) return StatusResponse(targets.status());
+  nlohmann::json reset = nlohmann::json::array();
+  for (const auto& target : *targets) {
+    if (!only.empty() && target.name != only) continue;
+    if (target.state != "FAILED" && target.state != "TIMEOUT" && target.attempts == 0) continue;
+    store::TargetUpdate update;
+    update.attempts = 0;
+    if (target.state == "FAILED" || target.state == "TIMEOUT") {
+      update.state = "PENDING";
+      update.message = "retry requested by " + request.user;
+    }
+    Status updated = store.runtime().UpdateTarget(uid, target.name, target.lease_version, update,
+                                                  request.user);
+    if (!updated.ok()) return StatusResponse(updated);
+    reset.push_back(target.name);
+  }
+  if (hook) hook(api::kKindServiceDeploy, params.at("ns"), params.at("name"));
+  return JsonResponse(200, {{"kind", "RetryResult"}, {"targets", reset}});
 }
 
 }  // namespace
@@ -337,7 +447,7 @@ Status ApiHandlers::Register(Router& router) {
       {api::kKindServiceDeploy, p + "/namespaces/{ns}/servicedeploys", AccessRule::kEditor},
   };
   for (const Collection& c : collections) {
-    auto routes = std::make_shared<KindRoutes>(store_, *apply, c.kind);
+    auto routes = std::make_shared<KindRoutes>(store_, *apply, c.kind, options_.on_change);
     const std::string object = c.collection + "/{name}";
     add("GET", c.collection,
         [routes](const Request& r, const PathParams& ps) { return routes->List(r, ps); },
@@ -359,13 +469,35 @@ Status ApiHandlers::Register(Router& router) {
           AccessRule::kViewer);
     }
   }
-  auto all_deploys = std::make_shared<KindRoutes>(store_, *apply, api::kKindServiceDeploy);
+  const std::string deploy_path = p + "/namespaces/{ns}/servicedeploys/{name}";
+  add("GET", deploy_path + "/log",
+      [&store = store_](const Request& r, const PathParams& ps) { return HandleLog(store, r, ps); },
+      AccessRule::kViewer);
+  add("POST", deploy_path + "/retry",
+      [&store = store_, hook = options_.on_change](const Request& r, const PathParams& ps) {
+        return HandleRetry(store, hook, r, ps);
+      },
+      AccessRule::kEditor);
+  add("POST", deploy_path + "/restart",
+      [&store = store_, restart = options_.on_restart](const Request&, const PathParams& ps) {
+        StatusOr<api::Object> deploy =
+            store.Get({api::kKindServiceDeploy, ps.at("ns"), ps.at("name")});
+        if (!deploy.ok()) return StatusResponse(deploy.status());
+        if (!restart) return StatusResponse(Status::Unavailable("no controller runs in this svcd"));
+        restart(ps.at("ns") + "/" + ps.at("name"));
+        return JsonResponse(202, {{"kind", "RestartResult"}, {"restarting", true}});
+      },
+      AccessRule::kEditor);
+  auto all_deploys =
+      std::make_shared<KindRoutes>(store_, *apply, api::kKindServiceDeploy, options_.on_change);
   add("GET", p + "/servicedeploys",
       [all_deploys](const Request& r, const PathParams&) { return all_deploys->List(r, {}); },
       AccessRule::kViewer);
 
   add("POST", p + "/apply",
-      [apply](const Request& r, const PathParams&) { return HandleApply(*apply, r); },
+      [apply, hook = options_.on_change](const Request& r, const PathParams&) {
+        return HandleApply(*apply, hook, r);
+      },
       AccessRule::kEditor);
   store::Store& store = store_;
   auto events = [&store](const Request& r, const PathParams& ps) { return HandleEvents(store, r, ps); };
@@ -373,8 +505,8 @@ Status ApiHandlers::Register(Router& router) {
   add("GET", p + "/namespaces/{ns}/events", events, AccessRule::kViewer);
   auto suffix = options_.make_suffix;
   add("POST", "/api/v1/deploys",
-      [apply, suffix](const Request& r, const PathParams&) {
-        return HandleLegacyDeploy(*apply, suffix, r);
+      [apply, suffix, hook = options_.on_change](const Request& r, const PathParams&) {
+        return HandleLegacyDeploy(*apply, suffix, hook, r);
       },
       AccessRule::kEditor);
   return status;

@@ -11,7 +11,11 @@
 //   GET|PUT         /namespaces/{ns}/servicedeploys/{name}/status
 //   GET             /hosts/{name}/status
 //   POST            /apply   (?dryRun=All, ?applyset=NAME&prune=true)
-//   GET             /events?uid=UID, /namespaces/{ns}/events?uid=UID
+//   GET             /events?uid=UID, /namespaces/{ns}/events?uid=UID|name=NAME
+//   GET             /namespaces/{ns}/servicedeploys/{name}/log
+//                   (?target=T&afterSeq=N&tail=N&previous=true)
+//   POST            /namespaces/{ns}/servicedeploys/{name}/retry (?target=T)
+//   POST            /namespaces/{ns}/servicedeploys/{name}/restart
 // and POST /api/v1/deploys (the legacy request shape, see legacy_deploy.h).
 // Every write accepts ?dryRun=All: it validates fully and persists nothing.
 
@@ -33,6 +37,14 @@ struct ApiHandlersOptions {
   size_t max_script_bytes = 64 * 1024;
   // Supplies the random suffix of names generated for legacy requests.
   std::function<std::string()> make_suffix;
+  // Called after every successful write (not dry runs) with the kind,
+  // namespace and name of each object written, so controllers can look.
+  std::function<void(const std::string& kind, const std::string& ns, const std::string& name)>
+      on_change;
+  // Called by POST .../servicedeploys/{name}/restart with "namespace/name":
+  // the controller restarts every target in startup order with freshly
+  // rendered scripts. Unset: the route answers 503.
+  std::function<void(const std::string& key)> on_restart;
 };
 
 class ApiHandlers {

@@ -18,6 +18,7 @@ void AddCommands(CLI::App& app, CommandRegistry& registry) {
   AddApplyCommands(app, global, registry);
   AddGetCommand(app, global, registry);
   AddDeleteCommands(app, global, registry);
+  AddWatchCommands(app, global, registry);
 }
 
 }  // namespace svcd::ctl

@@ -43,6 +43,7 @@ void AddRenderCommand(CLI::App& app, CommandRegistry& registry);
 void AddApplyCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 void AddGetCommand(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 void AddDeleteCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
 }  // namespace svcd::ctl
 

@@ -18,6 +18,11 @@
 #include <spdlog/spdlog.h>
 
 #include "api/version.h"
+#include "controllers/deploy_controller.h"
+#include "dispatch/local_executor.h"
+#include "dispatch/report_handler.h"
+#include "probe/system_prober.h"
+#include "reconciler/controller.h"
 #include "server/api_handlers.h"
 #include "server/auth.h"
 #include "server/http_server.h"
@@ -64,15 +69,25 @@ std::string Holder(const Flags& flags) {
   return std::string(host) + " pid " + std::to_string(getpid()) + " listening on " + flags.listen;
 }
 
+// The URL launchers report to: --advertise-url, else the listen address,
+// with a wildcard host replaced by loopback.
+std::string AdvertiseUrl(const Flags& flags) {
+  if (!flags.advertise_url.empty()) return flags.advertise_url;
+  std::string listen = flags.listen;
+  if (listen.rfind("0.0.0.0:", 0) == 0) listen = "127.0.0.1:" + listen.substr(8);
+  return "http://" + listen;
+}
+
 int Fail(const svcd::Status& status) {
   std::cerr << "svcd: " << status.ToString() << "\n";
   return 1;
 }
 
-int Serve(const Flags& flags) {
+int Serve(Flags flags) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
+  if (!ec) flags.data_dir = std::filesystem::absolute(flags.data_dir, ec).lexically_normal().string();
   if (ec) {
     return Fail(svcd::Status::InvalidArgument("cannot create data dir " + flags.data_dir + ": " +
                                               ec.message()));
@@ -108,11 +123,45 @@ int Serve(const Flags& flags) {
     authenticator = std::make_unique<svcd::server::TokenAuthenticator>(std::move(*loaded));
   }
 
+  // The reconcile loop: local executor, probes and the ServiceDeploy controller.
+  svcd::reconciler::RealClock clock;
+  svcd::dispatch::LocalExecutor executor({.data_dir = flags.data_dir}, clock);
+  svcd::probe::SystemProber prober;
+  svcd::controllers::DeployController deploys(
+      **store, executor, prober, clock,
+      {.advertise_url = AdvertiseUrl(flags), .max_script_bytes = flags.max_script_bytes});
+  svcd::reconciler::ControllerOptions controller_options;
+  controller_options.name = "servicedeploy";
+  controller_options.workers = flags.workers;
+  controller_options.lister = [&deploys] { return deploys.ListKeys(); };
+  auto controller = svcd::reconciler::Controller::Create(std::move(controller_options), deploys, clock);
+  if (!controller.ok()) return Fail(controller.status());
+  svcd::reconciler::Controller* loop = controller->get();
+  deploys.SetEnqueue([loop](const std::string& key) { loop->Enqueue(key); });
+
+  svcd::store::Store* store_ptr = store->get();
+  auto on_change = [loop, store_ptr](const std::string& kind, const std::string& ns,
+                                     const std::string& name) {
+    if (kind == svcd::api::kKindServiceDeploy) {
+      loop->Enqueue(ns + "/" + name);
+      return;
+    }
+    auto users = kind == svcd::api::kKindHost ? store_ptr->DeploysUsingHost(name)
+                                              : store_ptr->DeploysUsingTemplate(name);
+    if (!users.ok()) return;
+    for (const auto& user : *users) loop->Enqueue(user.namespace_ + "/" + user.name);
+  };
   svcd::server::Router router;
   svcd::server::ApiHandlers handlers(**store, {.max_script_bytes = flags.max_script_bytes,
-                                               .make_suffix = RandomSuffix});
+                                               .make_suffix = RandomSuffix,
+                                               .on_change = on_change,
+                                               .on_restart = [&deploys](const std::string& key) {
+                                                 deploys.RequestRestart(key);
+                                               }});
   if (svcd::Status registered = handlers.Register(router); !registered.ok()) return Fail(registered);
-  svcd::store::Store* store_ptr = store->get();
+  if (svcd::Status added = svcd::dispatch::AddReportRoute(router, deploys); !added.ok()) {
+    return Fail(added);
+  }
   svcd::server::HttpServerOptions http_options;
   http_options.listen = flags.listen;
   http_options.max_body_bytes = flags.max_body_bytes;
@@ -125,6 +174,11 @@ int Serve(const Flags& flags) {
   }
   spdlog::info("svcd {} serving on {} with store {}", svcd::kVersion, server.BaseUrl(),
                store_url.rfind("sqlite:", 0) == 0 ? store_url : "mysql");
+  if (svcd::Status started = loop->Start(); !started.ok()) return Fail(started);
+  auto keys = deploys.ListKeys();
+  if (keys.ok()) {
+    for (const std::string& key : *keys) loop->Enqueue(key);
+  }
 
   // Block the stop signals in this thread; they are taken by sigwait below.
   sigset_t stop_signals;
@@ -160,6 +214,9 @@ int Serve(const Flags& flags) {
   }
   wake.notify_all();
   renewer.join();
+  svcd::Status loop_stopped = loop->Stop(std::chrono::seconds(30));
+  if (!loop_stopped.ok()) spdlog::warn("{}", loop_stopped.message());
+  deploys.Shutdown();
   svcd::Status stopped = server.Stop(std::chrono::seconds(10));
   if (!stopped.ok()) spdlog::warn("{}", stopped.message());
   (*store)->ReleaseLease(holder);

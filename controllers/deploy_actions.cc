@@ -1,0 +1,552 @@
+// Observation and the actions of DeployController: dispatch, stop, restart,
+// replace, delete, and the status write.
+
+#include <algorithm>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "api/codec.h"
+#include "controllers/deploy_pass.h"
+
+namespace svcd::controllers {
+namespace {
+
+using reconciler::Result;
+
+std::string NewSecret() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 48; ++i) out += kHex[random() % 16];
+  return out;
+}
+
+// Backoff before restart number `attempts` + 1: backoffSeconds doubled per
+// restart already made, capped at maxBackoffSeconds.
+int64_t BackoffMs(const api::RestartPolicy& policy, int attempts) {
+  int64_t seconds = policy.backoff_seconds;
+  for (int i = 0; i < attempts && seconds < policy.max_backoff_seconds; ++i) seconds *= 2;
+  return std::min<int64_t>(seconds, policy.max_backoff_seconds) * 1000;
+}
+
+// A just-spawned launcher has not written its pid file yet, so its attempt
+// looks cancelled to Inspect for a moment.
+constexpr int64_t kLauncherStartGraceMs = 10000;
+
+bool IsActive(const std::string& state) {
+  return state == "DISPATCHING" || state == "RUNNING" || state == "READY";
+}
+
+dispatch::AttemptRef RefOf(const std::string& uid, const store::TargetRecord& target) {
+  return {uid, target.name, target.latest_dispatch_id};
+}
+
+}  // namespace
+
+std::optional<api::Probe> DeployController::ProbeOf(const Pass& pass, const std::string& role) const {
+  if (role == "master") {
+    if (pass.deploy.spec.probe) return pass.deploy.spec.probe;
+    if (pass.tmpl) return pass.tmpl->spec.probe;
+    return std::nullopt;
+  }
+  if (pass.deploy.spec.worker_probe) return pass.deploy.spec.worker_probe;
+  if (pass.tmpl) return pass.tmpl->spec.worker_probe;
+  return std::nullopt;
+}
+
+void DeployController::Record(Pass& pass, const std::string& type, const std::string& reason,
+                              const std::string& message) {
+  store::Event event;
+  event.object_uid = pass.deploy.metadata.uid;
+  event.object_kind = api::kKindServiceDeploy;
+  event.object_namespace = pass.deploy.metadata.namespace_;
+  event.object_name = pass.deploy.metadata.name;
+  event.type = type;
+  event.reason = reason;
+  event.message = message;
+  StatusOr<store::Event> appended = store_.AppendEvent(event);
+  if (!appended.ok()) {
+    spdlog::warn("deploy={} recording event {} failed: {}", pass.key, reason,
+                 appended.status().message());
+  }
+}
+
+// Reads the latest dispatch of every target, the run directory of local
+// attempts and the probe state.
+Status DeployController::Observe(Pass& pass) {
+  pass.observed.clear();
+  for (const store::TargetRecord& target : pass.targets) {
+    Observed o;
+    if (!target.latest_dispatch_id.empty()) {
+      StatusOr<store::DispatchRecord> d = runtime_.GetDispatch(target.latest_dispatch_id);
+      if (!d.ok()) return d.status();
+      o.dispatch_id = d->dispatch_id;
+      o.submit_ms = d->submit_ms;
+      o.started = d->pid.has_value();
+      o.pid = d->pid;
+      o.exit_code = d->exit_code;
+      o.end_ms = d->end_ms.value_or(0);
+      o.error = d->error;
+      o.exited = d->exit_code.has_value() || d->status == "SUCCEEDED" || d->status == "FAILED" ||
+                 d->status == "LOST";
+      auto host = pass.hosts.find(target.host);
+      const bool local = host != pass.hosts.end() && host->second.spec.executor == "local";
+      if (local && !o.exited && IsActive(target.state)) {
+        // The run directory knows what reports may not have told yet, such
+        // as the exit of a target that died while svcd was down.
+        StatusOr<dispatch::AttemptInfo> info =
+            executor_.Inspect(RefOf(pass.deploy.metadata.uid, target));
+        if (info.ok() && info->state == dispatch::AttemptState::kExited && info->exit_status) {
+          runtime_.RecordExit(o.dispatch_id, target.lease_version, *info->exit_status);
+          o.exited = true;
+          o.exit_code = info->exit_status;
+          o.end_ms = pass.now_ms;
+        } else if (info.ok() &&
+                   (info->state == dispatch::AttemptState::kLost ||
+                    (info->state == dispatch::AttemptState::kCancelled &&
+                     pass.now_ms - o.submit_ms > kLauncherStartGraceMs))) {
+          runtime_.MarkDispatch(o.dispatch_id, "LOST", "the process is gone without an exit status");
+          o.exited = true;
+          o.end_ms = pass.now_ms;
+        } else if (info.ok() && info->pid && !o.started && info->alive) {
+          o.started = true;
+          o.pid = info->pid;
+        }
+      }
+      o.dispatched = IsActive(target.state) && !o.exited;
+      o.alive = o.started && !o.exited && IsActive(target.state);
+    }
+    const std::optional<api::Probe> probe = ProbeOf(pass, target.role);
+    if (!probe) {
+      o.ready = o.alive;
+      o.ever_ready = o.alive;
+    } else if (o.alive) {
+      StatusOr<probe::ProbeState> state = probes_->Get(ProbeKey(pass.key, target.name));
+      if (state.ok()) {
+        o.ready = state->ready;
+        o.ever_ready = state->ever_ready;
+        o.probe_failing = state->ever_ready && !state->ready;
+      }
+    }
+    pass.observed[target.name] = o;
+  }
+  return Status::Ok();
+}
+
+// Moves target states along what was observed and reloads the rows.
+Status DeployController::Refresh(Pass& pass) {
+  StatusOr<std::vector<store::TargetRecord>> targets = runtime_.ListTargets(pass.deploy.metadata.uid);
+  if (!targets.ok()) return targets.status();
+  pass.targets = std::move(*targets);
+  Status observed = Observe(pass);
+  if (!observed.ok()) return observed;
+  bool changed = false;
+  bool all_ready = !pass.targets.empty();
+  for (const store::TargetRecord& target : pass.targets) {
+    const Observed& o = pass.observed[target.name];
+    all_ready = all_ready && o.ready;
+    store::TargetUpdate update;
+    if (o.ready && target.state != "READY" && IsActive(target.state)) {
+      update.state = "READY";
+      update.stage = "READY";
+      update.message = "";
+      Record(pass, "Normal", "TargetReady", target.name + " is ready");
+    } else if (o.alive && !o.ready && target.state == "DISPATCHING") {
+      update.state = "RUNNING";
+      update.stage = "HEALTH_CHECK";
+      update.message = "process running, pid " + std::to_string(o.pid.value_or(0));
+    } else if (o.alive && !o.ready && target.state == "READY") {
+      update.state = "RUNNING";
+      update.stage = "HEALTH_CHECK";
+    }
+    if (update.state) {
+      Status updated = runtime_.UpdateTarget(pass.deploy.metadata.uid, target.name,
+                                             target.lease_version, update, "svcd");
+      if (!updated.ok() && updated.code() != Code::kAborted) return updated;
+      changed = true;
+    }
+    if (!o.ready && IsActive(target.state)) pass.WakeIn(1000);
+  }
+  // A deploy Ready for resetAfterSeconds gets its retry budget back.
+  const auto& policy = pass.deploy.spec.restart_policy;
+  if (all_ready) {
+    int64_t last_dispatch = 0;
+    for (const auto& [name, o] : pass.observed) last_dispatch = std::max(last_dispatch, o.submit_ms);
+    for (const store::TargetRecord& target : pass.targets) {
+      if (target.attempts == 0) continue;
+      const int64_t reset_at = last_dispatch + int64_t{policy.reset_after_seconds} * 1000;
+      if (pass.now_ms < reset_at) {
+        pass.WakeIn(reset_at - pass.now_ms);
+        continue;
+      }
+      runtime_.UpdateTarget(pass.deploy.metadata.uid, target.name, target.lease_version,
+                            {.attempts = 0}, "svcd");
+      changed = true;
+    }
+  }
+  if (changed) {
+    targets = runtime_.ListTargets(pass.deploy.metadata.uid);
+    if (!targets.ok()) return targets.status();
+    pass.targets = std::move(*targets);
+  }
+  // UpToDate: the recorded scripts of this generation against a fresh render.
+  if (pass.rendered) {
+    for (const store::TargetRecord& target : pass.targets) {
+      const render::NodeScript* node = target.name == "master" ? &pass.rendered->master : nullptr;
+      for (const auto& worker : pass.rendered->workers) {
+        if (worker.name == target.name) node = &worker;
+      }
+      if (node != nullptr && target.generation == pass.deploy.metadata.generation &&
+          node->hash != target.command_hash) {
+        pass.up_to_date = false;
+        pass.up_to_date_reason = "TemplateOrHostChanged";
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status DeployController::DispatchTarget(Pass& pass, const store::TargetRecord& target) {
+  const std::string& uid = pass.deploy.metadata.uid;
+  const api::Host& host = pass.hosts.at(target.host);
+  const std::string secret = NewSecret();
+  StatusOr<std::string> secret_hash = SecretHash(secret);
+  if (!secret_hash.ok()) return secret_hash.status();
+  StatusOr<store::DispatchRecord> dispatch =
+      runtime_.BeginAttempt(uid, target.name, host.spec.executor, *secret_hash, target.attempts);
+  if (!dispatch.ok()) return dispatch.status();
+
+  dispatch::DispatchRequest request;
+  request.attempt = {uid, target.name, dispatch->dispatch_id};
+  request.host = host;
+  request.script = target.cmd_rendered;
+  request.description = "deploy " + pass.key + ", target " + target.name;
+  request.secret = secret;
+  request.lease = dispatch->lease_version;
+  request.report_url = options_.advertise_url;
+  request.heartbeat_seconds = options_.heartbeat_seconds;
+  request.stop_grace_seconds = options_.stop_grace_seconds;
+  Status sent = host.spec.executor == "local"
+                    ? executor_.Dispatch(request)
+                    : Status::FailedPrecondition(
+                          "Host " + host.metadata.name +
+                          " uses executor powerjob, which this svcd build cannot dispatch to");
+  const std::string attempt = "attempt " + std::to_string(dispatch->attempt);
+  if (!sent.ok()) {
+    runtime_.MarkDispatch(dispatch->dispatch_id, "FAILED", sent.message());
+    Record(pass, "Warning", "DispatchFailed", target.name + " " + attempt + ": " + sent.message());
+    runtime_.AppendAgentLog(uid, target.name, "dispatch of " + attempt + " failed: " + sent.message());
+    return Status::Ok();
+  }
+  runtime_.MarkDispatch(dispatch->dispatch_id, "SENT", "");
+  Record(pass, "Normal", "Dispatched",
+         target.name + " " + attempt + " on " + target.host + " (restarts " +
+             std::to_string(target.attempts) + ")");
+  runtime_.AppendAgentLog(uid, target.name, "dispatched " + attempt + " on Host " + target.host);
+  pass.WakeIn(500);
+  return Status::Ok();
+}
+
+Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& target,
+                                    const std::string& why) {
+  const std::string& uid = pass.deploy.metadata.uid;
+  probes_->Unregister(ProbeKey(pass.key, target.name));
+  StatusOr<int64_t> lease = runtime_.BumpLease(uid, target.name);
+  if (!lease.ok()) return lease.status();
+  auto host = pass.hosts.find(target.host);
+  const bool local = host == pass.hosts.end() || host->second.spec.executor == "local";
+  if (!target.latest_dispatch_id.empty() && local) {
+    StatusOr<dispatch::StopResult> stopped = executor_.Stop(
+        {RefOf(uid, target), std::chrono::seconds(options_.stop_grace_seconds)});
+    if (!stopped.ok()) return stopped.status();
+    if (!stopped->stopped) {
+      std::string pids;
+      for (const auto& survivor : stopped->survivors) {
+        pids += (pids.empty() ? "" : ", ") + std::to_string(survivor.pid) + " (" +
+                survivor.command + ")";
+      }
+      Record(pass, "Warning", "StopIncomplete", target.name + ": processes survived KILL: " + pids);
+      return Status::Unavailable(target.name + " did not stop; survivors: " + pids);
+    }
+    runtime_.MarkDispatch(target.latest_dispatch_id, "FAILED", "stopped: " + why);
+  }
+  Status updated = runtime_.UpdateTarget(uid, target.name, *lease,
+                                         {.state = "CANCELLED", .message = "stopped: " + why}, "svcd");
+  if (!updated.ok()) return updated;
+  Record(pass, "Normal", "Stopped", target.name + " stopped: " + why);
+  runtime_.AppendAgentLog(uid, target.name, "stopped: " + why);
+  return Status::Ok();
+}
+
+// Marks failed targets and restarts them (or the group) within the retry
+// budget, after the backoff.
+Status DeployController::ActOnFailures(Pass& pass) {
+  const api::ServiceDeploySpec& spec = pass.deploy.spec;
+  const std::string& uid = pass.deploy.metadata.uid;
+  for (const store::TargetRecord& target : pass.targets) {
+    const Observed& o = pass.observed[target.name];
+    if (!IsActive(target.state)) continue;
+    std::string failure;
+    if (o.exited) {
+      failure = o.exit_code ? "process exited with code " + std::to_string(*o.exit_code)
+                : !o.error.empty() ? o.error
+                                   : "process is gone without an exit status";
+    } else if (o.probe_failing) {
+      failure = "probe failed " + std::to_string(ProbeOf(pass, target.role)->failure_threshold) +
+                " times after it had succeeded";
+    } else if (!o.started && pass.now_ms - o.submit_ms > int64_t{spec.dispatch_timeout_seconds} * 1000) {
+      failure = "no report from the launcher within dispatchTimeoutSeconds (" +
+                std::to_string(spec.dispatch_timeout_seconds) + " s)";
+      runtime_.MarkDispatch(o.dispatch_id, "LOST", failure);
+    } else if (!o.ever_ready &&
+               pass.now_ms - o.submit_ms > int64_t{spec.startup_timeout_seconds} * 1000) {
+      const std::string message = "not ready within startupTimeoutSeconds (" +
+                                  std::to_string(spec.startup_timeout_seconds) + " s)";
+      Status stopped = StopTarget(pass, target, message);
+      if (!stopped.ok()) return stopped;
+      runtime_.UpdateTarget(uid, target.name, target.lease_version + 1,
+                            {.state = "TIMEOUT", .message = message}, "svcd");
+      Record(pass, "Warning", "StartupTimeout", target.name + " " + message);
+      continue;
+    }
+    if (failure.empty()) continue;
+    if (o.alive) {
+      Status stopped = StopTarget(pass, target, failure);
+      if (!stopped.ok()) return stopped;
+    }
+    StatusOr<std::vector<store::TargetRecord>> fresh = runtime_.ListTargets(uid);
+    if (!fresh.ok()) return fresh.status();
+    for (const auto& row : *fresh) {
+      if (row.name != target.name) continue;
+      runtime_.UpdateTarget(uid, row.name, row.lease_version, {.state = "FAILED", .message = failure},
+                            "svcd");
+    }
+    Record(pass, "Warning", "TargetFailed", target.name + ": " + failure);
+    runtime_.AppendAgentLog(uid, target.name, failure);
+  }
+
+  StatusOr<std::vector<store::TargetRecord>> targets = runtime_.ListTargets(uid);
+  if (!targets.ok()) return targets.status();
+  pass.targets = std::move(*targets);
+  const auto& policy = spec.restart_policy;
+  const bool group = policy.scope == api::kScopeGroup;
+  for (const store::TargetRecord& target : pass.targets) {
+    if (target.state == "TIMEOUT") {
+      pass.stalled = true;
+      pass.stalled_reason = "StartupTimeout";
+      pass.stalled_message = target.name + ": " + target.message +
+                             "; run svcctl retry or change the spec";
+      return Status::Ok();
+    }
+    if (target.state != "FAILED") continue;
+    if (target.attempts >= policy.max_retries) {
+      pass.stalled = true;
+      pass.stalled_reason = "RetryBudgetExhausted";
+      pass.stalled_message = target.name + " failed after " + std::to_string(target.attempts) +
+                             " restarts (maxRetries " + std::to_string(policy.max_retries) +
+                             "): " + target.message + "; run svcctl retry or change the spec";
+      return Status::Ok();
+    }
+    const Observed& o = pass.observed[target.name];
+    const int64_t failed_at = o.end_ms > 0 ? o.end_ms : pass.now_ms;
+    const int64_t retry_at = failed_at + BackoffMs(policy, target.attempts);
+    if (pass.now_ms < retry_at) {
+      pass.next_retry_ms[target.name] = retry_at;
+      pass.WakeIn(retry_at - pass.now_ms);
+      continue;
+    }
+    // Restart: the whole group in startup order, or this target only.
+    for (const store::TargetRecord& other : pass.targets) {
+      if (!group && other.name != target.name) continue;
+      if (other.name != target.name && pass.observed[other.name].dispatched) {
+        Status stopped = StopTarget(pass, other, "group restart after " + target.name + " failed");
+        if (!stopped.ok()) return stopped;
+      }
+    }
+    StatusOr<std::vector<store::TargetRecord>> rows = runtime_.ListTargets(uid);
+    if (!rows.ok()) return rows.status();
+    for (const auto& row : *rows) {
+      if (!group && row.name != target.name) continue;
+      runtime_.UpdateTarget(uid, row.name, row.lease_version,
+                            {.state = "PENDING", .message = "restarting", .attempts = target.attempts + 1},
+                            "svcd");
+    }
+    Record(pass, "Normal", "Restarting",
+           (group ? "group" : target.name) + std::string(" restart ") +
+               std::to_string(target.attempts + 1) + " of " + std::to_string(policy.max_retries));
+    break;
+  }
+  targets = runtime_.ListTargets(uid);
+  if (!targets.ok()) return targets.status();
+  pass.targets = std::move(*targets);
+  return Observe(pass);
+}
+
+// Stops targets still running a script of an older generation whose
+// command changed (with scope Group, every target), then records the new
+// scripts so StartPending dispatches them.
+Status DeployController::ReplaceOutdated(Pass& pass) {
+  const std::string& uid = pass.deploy.metadata.uid;
+  const int64_t generation = pass.deploy.metadata.generation;
+  bool outdated = false;
+  for (const auto& target : pass.targets) outdated = outdated || target.generation != generation;
+  if (!outdated) return Status::Ok();
+  const bool group = pass.deploy.spec.restart_policy.scope == api::kScopeGroup;
+  for (const auto& target : pass.targets) {
+    if (!group && target.generation == generation) continue;
+    if (pass.observed[target.name].dispatched) {
+      Status stopped = StopTarget(pass, target, "replaced by generation " + std::to_string(generation));
+      if (!stopped.ok()) return stopped;
+    }
+  }
+  std::vector<store::TargetPlan> plans;
+  std::vector<const render::NodeScript*> nodes = {&pass.rendered->master};
+  for (const auto& worker : pass.rendered->workers) nodes.push_back(&worker);
+  for (const render::NodeScript* node : nodes) {
+    plans.push_back({node->name, node->role, node->rank, node->host, generation, node->hash, "",
+                     node->script});
+  }
+  Status synced = runtime_.SyncTargets(uid, plans, "svcd");
+  if (!synced.ok()) return synced;
+  StatusOr<std::vector<store::TargetRecord>> rows = runtime_.ListTargets(uid);
+  if (!rows.ok()) return rows.status();
+  for (const auto& row : *rows) {
+    if (row.state == "CANCELLED") {
+      runtime_.UpdateTarget(uid, row.name, row.lease_version, {.state = "PENDING"}, "svcd");
+    }
+  }
+  rows = runtime_.ListTargets(uid);
+  if (!rows.ok()) return rows.status();
+  pass.targets = std::move(*rows);
+  return Observe(pass);
+}
+
+// Dispatches pending targets in startup order.
+Status DeployController::StartPending(Pass& pass) {
+  const api::ServiceDeploySpec& spec = pass.deploy.spec;
+  const store::TargetRecord* master = nullptr;
+  for (const auto& target : pass.targets) {
+    if (target.role == "master") master = &target;
+  }
+  int64_t previous_worker_submit = -1;  // -1: no worker before this one
+  for (const store::TargetRecord& target : pass.targets) {
+    const bool pending = target.state == "PENDING" || target.state == "CANCELLED";
+    if (target.role == "worker") {
+      const Observed& m = master != nullptr ? pass.observed[master->name] : Observed{};
+      const bool gate_open = spec.startup_policy == api::kStartupParallel ||
+                             (spec.startup_policy == api::kStartupMasterReady ? m.ready : m.alive);
+      if (!gate_open) {
+        if (pending) pass.WakeIn(1000);
+        continue;
+      }
+    }
+    if (!pending) {
+      if (target.role == "worker") previous_worker_submit = pass.observed[target.name].submit_ms;
+      continue;
+    }
+    const api::Host& host = pass.hosts.at(target.host);
+    if (host.spec.disabled) {
+      const std::string message = "Host " + target.host + " is disabled; not dispatching";
+      if (target.message != message) {
+        runtime_.UpdateTarget(pass.deploy.metadata.uid, target.name, target.lease_version,
+                              {.message = message}, "svcd");
+      }
+      continue;
+    }
+    if (target.role == "worker" && previous_worker_submit >= 0) {
+      const int64_t due = previous_worker_submit + int64_t{spec.worker_stagger_seconds} * 1000;
+      if (pass.now_ms < due) {
+        pass.WakeIn(due - pass.now_ms);
+        return Status::Ok();
+      }
+    }
+    Status dispatched = DispatchTarget(pass, target);
+    if (!dispatched.ok()) return dispatched;
+    if (target.role == "worker") {
+      previous_worker_submit = pass.now_ms;
+      if (spec.worker_stagger_seconds > 0) {
+        pass.WakeIn(int64_t{spec.worker_stagger_seconds} * 1000);
+        return Status::Ok();
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result DeployController::ReconcileDeletion(Pass& pass) {
+  for (const store::TargetRecord& target : pass.targets) {
+    if (pass.observed[target.name].dispatched || IsActive(target.state)) {
+      Status stopped = StopTarget(pass, target, "the deploy is being deleted");
+      if (!stopped.ok()) return stopped;
+    }
+  }
+  Status refreshed = Refresh(pass);
+  if (!refreshed.ok()) return refreshed;
+  Status written = WriteStatus(pass);
+  if (!written.ok() && written.code() != Code::kNotFound) return written;
+  Record(pass, "Normal", "TargetsStopped", "every target stopped; removing the finalizer");
+  StatusOr<store::WriteResult> removed =
+      store_.RemoveFinalizer({api::kKindServiceDeploy, pass.deploy.metadata.namespace_,
+                              pass.deploy.metadata.name},
+                             api::kDeployFinalizer, "svcd");
+  if (!removed.ok() && removed.status().code() != Code::kNotFound) return removed.status();
+  return Result::Done();
+}
+
+void DeployController::SyncProbes(Pass& pass) {
+  for (const store::TargetRecord& target : pass.targets) {
+    const std::string key = ProbeKey(pass.key, target.name);
+    const Observed& o = pass.observed[target.name];
+    const std::optional<api::Probe> probe = ProbeOf(pass, target.role);
+    bool registered;
+    {
+      std::lock_guard lock(mu_);
+      registered = probe_keys_.count(key) > 0;
+    }
+    if (probe && o.alive) {
+      probe::ProbeTarget probe_target{pass.hosts.at(target.host).spec.address, 0, *probe};
+      Status status = registered ? probes_->Update(key, probe_target)
+                                 : probes_->Register(key, probe_target);
+      if (!status.ok()) {
+        spdlog::warn("deploy={} target={} probe not registered: {}", pass.key, target.name,
+                     status.message());
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      probe_keys_[key] = pass.key;
+    } else if (registered) {
+      probes_->Unregister(key);
+      std::lock_guard lock(mu_);
+      probe_keys_.erase(key);
+    }
+  }
+}
+
+Status DeployController::WriteStatus(Pass& pass) {
+  StatusInputs in;
+  in.deploy = &pass.deploy;
+  in.targets = &pass.targets;
+  in.observed = &pass.observed;
+  in.next_retry_ms = &pass.next_retry_ms;
+  if (pass.hosts.count(pass.deploy.spec.master.host) > 0) {
+    in.endpoint = EndpointOf(pass.hosts.at(pass.deploy.spec.master.host), ProbeOf(pass, "master"));
+  }
+  in.terminating = !pass.deploy.metadata.deletion_timestamp.empty();
+  in.stalled = pass.stalled;
+  in.stalled_reason = pass.stalled_reason;
+  in.stalled_message = pass.stalled_message;
+  in.up_to_date = pass.up_to_date;
+  in.up_to_date_reason = pass.up_to_date_reason;
+  in.now_ms = pass.now_ms;
+  api::ServiceDeployStatus status = BuildStatus(in);
+  if (status == pass.deploy.status) return Status::Ok();
+  api::ServiceDeploy updated = pass.deploy;
+  updated.status = std::move(status);
+  StatusOr<api::Object> written = store_.UpdateStatus(updated);
+  if (!written.ok()) return written.status();
+  pass.deploy.status = updated.status;
+  return Status::Ok();
+}
+
+}  // namespace svcd::controllers

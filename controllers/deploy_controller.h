@@ -1,0 +1,123 @@
+// DeployController: the reconcile loop of ServiceDeploy objects.
+//
+// Each pass is level-triggered: it reads the desired state (the deploy's
+// spec and generation, its template and Hosts, rendered into one script per
+// node) and the observed state (target rows, the latest dispatch of each
+// target with the launcher's reports, probe results), decides, acts through
+// an Executor, and writes the deploy's status when it changed. svcd's own
+// status writes never enqueue the deploy again; reports, probe transitions,
+// writes through the API and timers do.
+//
+// The controller is also the ObservationSink of launcher reports: it checks
+// each report's secret against the dispatch row and records it through the
+// RuntimeStore, which rejects reports of superseded attempts.
+
+#ifndef SVCD_CONTROLLERS_DEPLOY_CONTROLLER_H_
+#define SVCD_CONTROLLERS_DEPLOY_CONTROLLER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "api/types.h"
+#include "dispatch/executor.h"
+#include "dispatch/observation_sink.h"
+#include "probe/probe_scheduler.h"
+#include "reconciler/clock.h"
+#include "reconciler/reconciler.h"
+#include "store/runtime_store.h"
+#include "store/store.h"
+
+namespace svcd::controllers {
+
+struct DeployControllerOptions {
+  std::string advertise_url;  // where launchers report, such as http://127.0.0.1:7070
+  int heartbeat_seconds = 5;
+  int stop_grace_seconds = 10;
+  size_t max_script_bytes = 64 * 1024;
+  int probe_events_kept = 200;  // per target
+  // How often a converged deploy is checked again even without events.
+  std::chrono::seconds steady_recheck{30};
+};
+
+class DeployController final : public reconciler::Reconciler, public dispatch::ObservationSink {
+ public:
+  // Every collaborator must outlive the controller. `executor` runs targets
+  // on Hosts whose executor is "local".
+  DeployController(store::Store& store, dispatch::Executor& executor, probe::Prober& prober,
+                   reconciler::Clock& clock, DeployControllerOptions options);
+  ~DeployController() override;
+
+  // Sets the function that enqueues a deploy key ("namespace/name"). Call
+  // before the first reconcile; reports and probe transitions use it.
+  void SetEnqueue(std::function<void(const std::string&)> enqueue);
+
+  // Lists the keys of every live deploy, for the controller's resync.
+  StatusOr<std::vector<std::string>> ListKeys();
+
+  // reconciler::Reconciler. `key` is "namespace/name".
+  reconciler::Result Reconcile(const std::string& key, const reconciler::Context& ctx) override;
+
+  // dispatch::ObservationSink.
+  Status OnStarted(const dispatch::ReportContext& context,
+                   const dispatch::StartedReport& report) override;
+  Status OnHeartbeat(const dispatch::ReportContext& context,
+                     const dispatch::HeartbeatReport& report) override;
+  Status OnLog(const dispatch::ReportContext& context, int64_t offset,
+               std::string_view bytes) override;
+  Status OnExit(const dispatch::ReportContext& context, const dispatch::ExitReport& report) override;
+
+  // Asks for a rollout restart of deploy `key`: every target is stopped and
+  // started again in startup order with freshly rendered scripts.
+  void RequestRestart(const std::string& key);
+
+  // Stops probing; call before the executor and store go away.
+  void Shutdown();
+
+ private:
+  struct Pass;  // the state of one reconcile, in deploy_controller.cc
+
+  // Checks the dispatch and its secret; returns the dispatch row.
+  StatusOr<store::DispatchRecord> Authenticate(const dispatch::ReportContext& context);
+  void EnqueueDeployOf(const std::string& deploy_uid);
+  void OnProbeResult(const probe::ProbeEvent& event);
+
+  // Reconcile steps, in deploy_reconcile.cc and deploy_actions.cc.
+  reconciler::Result ReconcileDeploy(Pass& pass);
+  void Resolve(Pass& pass);
+  Status Observe(Pass& pass);
+  Status Refresh(Pass& pass);
+  reconciler::Result ReconcileDeletion(Pass& pass);
+  Status ActOnFailures(Pass& pass);
+  Status ReplaceOutdated(Pass& pass);
+  Status RolloutRestart(Pass& pass);
+  Status StartPending(Pass& pass);
+  Status StopTarget(Pass& pass, const store::TargetRecord& target, const std::string& why);
+  Status DispatchTarget(Pass& pass, const store::TargetRecord& target);
+  Status WriteStatus(Pass& pass);
+  void SyncProbes(Pass& pass);
+  std::optional<api::Probe> ProbeOf(const Pass& pass, const std::string& role) const;
+  void Record(Pass& pass, const std::string& type, const std::string& reason,
+              const std::string& message);
+  int64_t NowMs() const;
+
+  store::Store& store_;
+  store::RuntimeStore& runtime_;
+  dispatch::Executor& executor_;
+  reconciler::Clock& clock_;
+  const DeployControllerOptions options_;
+  std::unique_ptr<probe::ProbeScheduler> probes_;
+
+  std::mutex mu_;
+  std::function<void(const std::string&)> enqueue_;  // guarded by mu_
+  std::map<std::string, std::string> key_by_uid_;     // guarded by mu_
+  std::map<std::string, std::string> probe_keys_;     // probe key -> deploy key; guarded by mu_
+  std::set<std::string> restart_requests_;            // deploy keys; guarded by mu_
+};
+
+}  // namespace svcd::controllers
+
+#endif  // SVCD_CONTROLLERS_DEPLOY_CONTROLLER_H_
