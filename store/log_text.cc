@@ -37,9 +37,9 @@ size_t SequenceLength(std::string_view bytes) {
   return length;
 }
 
-// Returns where to cut `bytes` to keep at most `max_bytes`: `max_bytes`
-// moved back past up to three continuation bytes, so a sequence is not
-// split; `max_bytes` itself when no lead byte is that close.
+// Returns where to cut `bytes` to keep at most `max_bytes`. The cut moves
+// back past up to three continuation bytes so that no sequence is split,
+// and stays at `max_bytes` when no lead byte is that close.
 size_t CutPoint(std::string_view bytes, size_t max_bytes) {
   if (bytes.size() <= max_bytes) return bytes.size();
   for (size_t cut = max_bytes; cut > 0 && cut + 3 >= max_bytes; --cut) {

@@ -34,6 +34,64 @@ Status ValidateLimit(int limit) {
   return Status::Ok();
 }
 
+// The conditions of one ReadLogs call.
+struct LogQuery {
+  std::string deploy_uid;
+  std::string target;  // empty: every target
+  long long after_seq = 0;
+  long long attempt = 0;  // 0: every attempt
+  long long limit = 0;
+};
+
+// Returns whether the deploy has a target row named `name`, live or deleted.
+bool TargetExists(soci::session& session, const std::string& deploy_uid, const std::string& name) {
+  long long count = 0;
+  std::string bound_deploy = deploy_uid, bound_name = name;
+  session << "SELECT COUNT(*) FROM svc_deploy_target WHERE deploy_id = :d AND target_name = :n",
+      soci::into(count), soci::use(bound_deploy), soci::use(bound_name);
+  return count > 0;
+}
+
+// Appends the log lines that `query` selects to `lines`. Throws SOCI exceptions.
+void QueryLogLines(soci::session& session, LogQuery& query, std::vector<LogLine>& lines) {
+  LogLine line;
+  long long seq = 0, time = 0;
+  soci::statement statement(session);
+  statement.exchange(soci::into(seq));
+  statement.exchange(soci::into(line.attempt));
+  statement.exchange(soci::into(line.target));
+  statement.exchange(soci::into(line.source));
+  statement.exchange(soci::into(line.content));
+  statement.exchange(soci::into(time));
+
+  std::string sql =
+      "SELECT l.seq, l.attempt, t.target_name, l.source, l.content, l.ts FROM log_event l "
+      "JOIN svc_deploy_target t ON t.target_id = l.target_id "
+      "WHERE l.deploy_id = :d AND l.seq > :s";
+  statement.exchange(soci::use(query.deploy_uid));
+  statement.exchange(soci::use(query.after_seq));
+  if (!query.target.empty()) {
+    sql += " AND t.target_name = :n";
+    statement.exchange(soci::use(query.target));
+  }
+  if (query.attempt > 0) {
+    sql += " AND l.attempt = :a";
+    statement.exchange(soci::use(query.attempt));
+  }
+  sql += " ORDER BY t.node_rank, l.seq LIMIT :l";
+  statement.exchange(soci::use(query.limit));
+
+  statement.alloc();
+  statement.prepare(sql);
+  statement.define_and_bind();
+  statement.execute();
+  while (statement.fetch()) {
+    line.seq = seq;
+    line.time_ms = time;
+    lines.push_back(line);
+  }
+}
+
 }  // namespace
 
 void SqlRuntimeStore::InsertLines(soci::session& session, TargetRow& target, int attempt,
@@ -105,7 +163,7 @@ void SqlRuntimeStore::StoreOutput(soci::session& session, LockedDispatch& dispat
     fresh.remove_prefix(static_cast<size_t>(std::min(end, stored) - offset));
   } else if (offset > stored) {
     // A gap: the buffered partial line lost its end, so it is stored as it
-    // is, followed by a line that says what is missing.
+    // is, followed by a line that gives the missing byte range.
     add_service_lines(SplitLogLines(buffer, /*flush=*/true, kMaxLogLineBytes).lines);
     buffer.clear();
     lines.push_back({"AGENT", "WARN",
@@ -185,53 +243,15 @@ StatusOr<std::vector<LogLine>> SqlRuntimeStore::ReadLogs(const std::string& depl
   if (after_seq < 0) return FieldError("after_seq", "must not be negative");
   if (attempt < 0) return FieldError("attempt", "must not be negative; 0 reads every attempt");
 
+  LogQuery query{deploy_uid, target, after_seq, attempt, limit};
   std::vector<LogLine> lines;
   Status status =
       database_.Run("reading logs of deploy " + deploy_uid, [&](soci::session& session) -> Status {
         lines.clear();
-        std::string sql =
-            "SELECT l.seq, l.attempt, t.target_name, l.source, l.content, l.ts FROM log_event l "
-            "JOIN svc_deploy_target t ON t.target_id = l.target_id "
-            "WHERE l.deploy_id = :d AND l.seq > :s";
-        std::string bound_deploy = deploy_uid, bound_target = target;
-        long long bound_after = after_seq, bound_attempt = attempt, bound_limit = limit;
-        LogLine line;
-        long long seq = 0, time = 0;
-        soci::statement statement(session);
-        statement.exchange(soci::into(seq));
-        statement.exchange(soci::into(line.attempt));
-        statement.exchange(soci::into(line.target));
-        statement.exchange(soci::into(line.source));
-        statement.exchange(soci::into(line.content));
-        statement.exchange(soci::into(time));
-        statement.exchange(soci::use(bound_deploy));
-        statement.exchange(soci::use(bound_after));
-        if (!target.empty()) {
-          long long count = 0;
-          session << "SELECT COUNT(*) FROM svc_deploy_target WHERE deploy_id = :d AND "
-                     "target_name = :n",
-              soci::into(count), soci::use(bound_deploy), soci::use(bound_target);
-          if (count == 0) {
-            return Status::NotFound("target " + target + " of deploy " + deploy_uid + " not found");
-          }
-          sql += " AND t.target_name = :n";
-          statement.exchange(soci::use(bound_target));
+        if (!target.empty() && !TargetExists(session, deploy_uid, target)) {
+          return Status::NotFound("target " + target + " of deploy " + deploy_uid + " not found");
         }
-        if (attempt > 0) {
-          sql += " AND l.attempt = :a";
-          statement.exchange(soci::use(bound_attempt));
-        }
-        sql += " ORDER BY t.node_rank, l.seq LIMIT :l";
-        statement.exchange(soci::use(bound_limit));
-        statement.alloc();
-        statement.prepare(sql);
-        statement.define_and_bind();
-        statement.execute();
-        while (statement.fetch()) {
-          line.seq = seq;
-          line.time_ms = time;
-          lines.push_back(line);
-        }
+        QueryLogLines(session, query, lines);
         return Status::Ok();
       });
   if (!status.ok()) return status;

@@ -6,7 +6,6 @@
 #include <soci/soci.h>
 
 #include <algorithm>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -235,22 +234,7 @@ Status SqlRuntimeStore::SyncTargets(const std::string& deploy_uid,
           return Status::NotFound("deploy " + deploy_uid + " not found");
         }
 
-        // Lock every target row of the deploy in rank order, so two syncs of
-        // one deploy never lock rows in opposite orders.
-        std::vector<std::string> names;
-        std::string name;
-        soci::statement select =
-            (session.prepare << std::string("SELECT target_name FROM svc_deploy_target "
-                                            "WHERE deploy_id = :d ORDER BY node_rank") +
-                                    LockingRead(),
-             soci::into(name), soci::use(bound));
-        select.execute();
-        while (select.fetch()) names.push_back(name);
-        std::map<std::string, TargetRow> existing;
-        for (const std::string& locked : names) {
-          std::optional<TargetRow> row = LockTarget(session, deploy_uid, locked);
-          if (row.has_value()) existing.emplace(locked, std::move(*row));
-        }
+        std::map<std::string, TargetRow> existing = LockDeployTargets(session, deploy_uid);
 
         std::set<std::string> planned;
         for (const TargetPlan& plan : ordered) {
@@ -272,6 +256,28 @@ Status SqlRuntimeStore::SyncTargets(const std::string& deploy_uid,
         }
         return Status::Ok();
       });
+}
+
+std::map<std::string, SqlRuntimeStore::TargetRow> SqlRuntimeStore::LockDeployTargets(
+    soci::session& session, const std::string& deploy_uid) {
+  // Rank order, so two syncs of one deploy never lock rows in opposite orders.
+  std::vector<std::string> names;
+  std::string name;
+  std::string bound = deploy_uid;
+  soci::statement select =
+      (session.prepare << std::string("SELECT target_name FROM svc_deploy_target "
+                                      "WHERE deploy_id = :d ORDER BY node_rank") +
+                              LockingRead(),
+       soci::into(name), soci::use(bound));
+  select.execute();
+  while (select.fetch()) names.push_back(name);
+
+  std::map<std::string, TargetRow> rows;
+  for (const std::string& locked : names) {
+    std::optional<TargetRow> row = LockTarget(session, deploy_uid, locked);
+    if (row.has_value()) rows.emplace(locked, std::move(*row));
+  }
+  return rows;
 }
 
 void SqlRuntimeStore::SyncOne(soci::session& session, const std::string& deploy_uid,

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -124,6 +125,9 @@ class SqlRuntimeStore : public RuntimeStore {
   // The same, but NotFound when the target does not exist or was removed.
   StatusOr<TargetRow> LockLiveTarget(soci::session& session, const std::string& deploy_uid,
                                      const std::string& name);
+  // Locks every target row of a deploy, live or deleted, keyed by name.
+  std::map<std::string, TargetRow> LockDeployTargets(soci::session& session,
+                                                     const std::string& deploy_uid);
   void SyncOne(soci::session& session, const std::string& deploy_uid, const TargetPlan& plan,
                const std::optional<TargetRow>& existing, const std::string& user);
   void AuditTarget(soci::session& session, const std::string& operation, const TargetRow& row,

@@ -8,8 +8,8 @@ ALTER TABLE job_dispatch ADD COLUMN log_bytes INTEGER NOT NULL DEFAULT 0
   CONSTRAINT ck_dispatch_log_bytes CHECK (log_bytes >= 0);
 
 -- The bytes after the last newline of output.log, kept until the newline
--- arrives or the dispatch ends. They may end inside a UTF-8 sequence, so
--- the column holds raw bytes (SQLite does not check the encoding of TEXT).
+-- arrives or the dispatch ends. They may end inside a UTF-8 sequence, which
+-- TEXT accepts because SQLite does not check its encoding.
 ALTER TABLE job_dispatch ADD COLUMN log_partial TEXT NULL;
 
 -- health_probe_event.probe_id becomes optional. The runtime store records

@@ -192,7 +192,7 @@ TEST_P(RuntimeStoreTest, SyncTargetsUpdatesRows) {
   EXPECT_EQ(next_generation.lease_version, 1);
 }
 
-TEST_P(RuntimeStoreTest, SyncTargetsShrinkMarksDeleted) {
+TEST_P(RuntimeStoreTest, SyncTargetsRestoresRemovedTarget) {
   DispatchRecord dispatch = MustBegin("worker-1");
 
   ASSERT_TRUE(runtime().SyncTargets(deploy_, {MakePlan(0), MakePlan(1)}, kUser).ok());
