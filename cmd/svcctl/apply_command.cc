@@ -1,12 +1,13 @@
 // svcctl apply and svcctl diff: send manifests to svcd.
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "api/codec.h"
 #include "api/defaults.h"
@@ -50,7 +51,9 @@ std::string ApplyPath(const ApplyFlags& flags, bool dry_run) {
 void FillNamespace(const GlobalOptions& global, std::vector<LoadedObject>& objects) {
   for (LoadedObject& loaded : objects) {
     if (auto* deploy = std::get_if<api::ServiceDeploy>(&loaded.object)) {
-      if (deploy->metadata.namespace_.empty()) deploy->metadata.namespace_ = EffectiveNamespace(global);
+      if (deploy->metadata.namespace_.empty()) {
+        deploy->metadata.namespace_ = EffectiveNamespace(global);
+      }
     }
   }
 }
@@ -98,13 +101,17 @@ int RunApply(const GlobalOptions& global, ApplyFlags flags) {
     return PrintError(Status::InvalidArgument("no objects found in the given files"));
   }
   const ApiClient client = MakeClient(global);
-  if (flags.dry_run == "client") return ClientDryRun(client, *objects);
+  // Only svcd knows the members of an apply set, so a client dry run with
+  // --prune asks svcd's dry run what would be pruned.
+  if (flags.dry_run == "client" && !flags.prune) return ClientDryRun(client, *objects);
 
-  const bool server_dry_run = flags.dry_run == "server";
+  const bool dry_run = flags.dry_run != "none";
   StatusOr<nlohmann::json> reply =
-      CallJson(client, "POST", ApplyPath(flags, server_dry_run), ListBody(*objects));
+      CallJson(client, "POST", ApplyPath(flags, dry_run), ListBody(*objects));
   if (!reply.ok()) return PrintError(reply.status());
-  const std::string suffix = server_dry_run ? " (server dry run)" : "";
+  std::string suffix;
+  if (flags.dry_run == "client") suffix = " (dry run)";
+  if (flags.dry_run == "server") suffix = " (server dry run)";
   for (const auto& result : (*reply)["results"]) {
     const KindInfo kind = KindInfoOf(result.value("kind", ""));
     std::cout << ObjectRef(kind, result.value("name", "")) << " " << result.value("action", "")

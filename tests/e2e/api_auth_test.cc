@@ -136,6 +136,24 @@ TEST_P(ApiAuthTest, MissingOrBadTokenIsUnauthorized) {
   EXPECT_EQ(SendRequest("GET", server().base_url() + "/healthz", {}).status, 200);
 }
 
+TEST_P(ApiAuthTest, SvcctlSendsTokenAndReportsDenial) {
+  const std::string viewer = kViewerToken;
+  const CommandResult read = Svcctl({"get", "hosts", "-o", "name"}, {}, &viewer);
+  EXPECT_EQ(read.exit_code, 0) << read.err;
+  EXPECT_EQ(read.out, "host/gpu-01\nhost/gpu-02\n");
+
+  const CommandResult denied = Svcctl({"apply", "-f", "-"}, HostYaml("gpu-03"), &viewer);
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.err, ::testing::StartsWith("error: "));
+  EXPECT_EQ(Http("GET", std::string(kApiPrefix) + "/hosts/gpu-03").status, 404);
+
+  const std::string bad = "wrong-token";
+  const CommandResult rejected = Svcctl({"get", "hosts"}, {}, &bad);
+  EXPECT_EQ(rejected.exit_code, 1);
+  EXPECT_THAT(rejected.err, ::testing::StartsWith("error: "));
+  EXPECT_THAT(rejected.err, ::testing::Not(HasSubstr(bad)));
+}
+
 TEST_P(ApiAuthTest, AuditRowNamesUser) {
   ASSERT_EQ(
       As(kEditorToken, "POST", DeploysPath(), DeployYaml("qwen", "eval", "vllm", "gpu-01")).status,

@@ -310,6 +310,37 @@ TEST_P(SvcctlTest, UnreachableServerNamesUrl) {
   EXPECT_THAT(diff.err, HasSubstr(url));
 }
 
+TEST_P(SvcctlTest, ApplyPrunesApplySet) {
+  const std::string both =
+      WriteTempFile("both.yaml", YamlStream({HostYaml("p-1"), HostYaml("p-2")}));
+  const std::string one = WriteTempFile("one.yaml", HostYaml("p-1"));
+  ASSERT_EQ(Svcctl({"apply", "-f", both, "--applyset", "infra"}).exit_code, 0);
+  ASSERT_EQ(Svcctl({"apply", "-f", WriteTempFile("other.yaml", HostYaml("p-3"))}).exit_code, 0);
+
+  const CommandResult preview =
+      Svcctl({"apply", "-f", one, "--applyset", "infra", "--prune", "--dry-run=server"});
+  ASSERT_EQ(preview.exit_code, 0) << preview.err;
+  EXPECT_THAT(Lines(preview.out), ElementsAre("host/p-1 unchanged (server dry run)",
+                                              "host/p-2 pruned (server dry run)"));
+  EXPECT_FALSE(Stored("/hosts/p-2").is_discarded());
+  const CommandResult client =
+      Svcctl({"apply", "-f", one, "--applyset", "infra", "--prune", "--dry-run"});
+  ASSERT_EQ(client.exit_code, 0) << client.err;
+  EXPECT_THAT(Lines(client.out),
+              ElementsAre("host/p-1 unchanged (dry run)", "host/p-2 pruned (dry run)"));
+  EXPECT_FALSE(Stored("/hosts/p-2").is_discarded());
+
+  const CommandResult pruned = Svcctl({"apply", "-f", one, "--applyset", "infra", "--prune"});
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.err;
+  EXPECT_THAT(Lines(pruned.out), ElementsAre("host/p-1 unchanged", "host/p-2 pruned"));
+  EXPECT_TRUE(Stored("/hosts/p-2").is_discarded());
+  EXPECT_FALSE(Stored("/hosts/p-3").is_discarded());
+
+  const CommandResult no_set = Svcctl({"apply", "-f", one, "--prune"});
+  EXPECT_EQ(no_set.exit_code, 1);
+  EXPECT_THAT(no_set.err, HasSubstr("--applyset"));
+}
+
 TEST_P(SvcctlTest, GlobalFlagsFollowSubcommand) {
   ApplyCluster();
   const CommandResult get = Svcctl({"get", "sd", "-n", "eval", "-o", "name"});

@@ -1,0 +1,107 @@
+// End-to-end test of svcd restarts: after SIGKILL of svcd, a new svcd on
+// the same store and data dir adopts the running targets.
+
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/e2e/deploy_fixture.h"
+
+namespace svcd::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+using DeployAdoptTest = DeployE2eTest;
+
+int64_t PidOf(const TargetMap& targets, const std::string& name) {
+  auto it = targets.find(name);
+  if (it == targets.end() || !it->second.contains("pid")) return 0;
+  return it->second["pid"].get<int64_t>();
+}
+
+// Returns the pids of stand-in servers whose working directory is in `dir`.
+std::vector<int64_t> StandinsUnder(const std::filesystem::path& dir) {
+  std::vector<int64_t> pids;
+  for (const std::filesystem::directory_entry& entry :
+       std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code error;
+    const std::string cwd = std::filesystem::read_symlink(entry.path() / "cwd", error);
+    if (error || cwd.rfind(dir.string() + "/", 0) != 0) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find(kStandinBinary) != std::string::npos && ProcessAlive(std::stoll(name))) {
+      pids.push_back(std::stoll(name));
+    }
+  }
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+TEST_P(DeployAdoptTest, RestartedSvcdAdoptsTargets) {
+  const uint16_t port = PickFreePort();
+  ASSERT_EQ(StartOwnSvcd(port), "");
+
+  // worker-1 exits with code 7 five seconds after it starts: while svcd is
+  // down. maxRetries 0 keeps that exit in the status.
+  DeployKnobs knobs{.scope = "Target", .max_retries = 0};
+  knobs.worker1_args = {"{name: crash-after, value: \"5\"}", "{name: exit-code, value: \"7\"}"};
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const TargetMap before = Targets(WaitReady("quickstart"));
+  ASSERT_THAT(before, SizeIs(3));
+  const int64_t worker1 = PidOf(before, "worker-1");
+
+  KillOwnSvcd();
+  ASSERT_TRUE(WaitUntil([&] { return !ProcessAlive(worker1); }, std::chrono::seconds(15)));
+  // The killed svcd's lease (3 s) has expired by now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_EQ(StartOwnSvcd(port), "");
+
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [](const nlohmann::json& d) {
+        const TargetMap targets = Targets(d);
+        return targets.count("worker-1") > 0 && targets.at("worker-1").contains("exitCode");
+      },
+      std::chrono::seconds(20), &deploy))
+      << deploy.dump(2);
+  TrackTargets(deploy);
+  TargetMap after = Targets(deploy);
+  EXPECT_EQ(after.at("worker-1").value("exitCode", -1), 7);
+  EXPECT_EQ(after.at("worker-1").value("state", ""), "FAILED");
+  EXPECT_THAT(after.at("worker-1").value("message", ""), HasSubstr("code 7"));
+
+  // The others were adopted: same pids, ready, and not started twice.
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [](const nlohmann::json& d) {
+        const TargetMap targets = Targets(d);
+        return targets.at("master").value("state", "") == "READY" &&
+               targets.at("worker-0").value("state", "") == "READY";
+      },
+      std::chrono::seconds(15), &deploy))
+      << deploy.dump(2);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  after = Targets(GetDeploy("quickstart"));
+  for (const char* name : {"master", "worker-0"}) {
+    EXPECT_EQ(PidOf(after, name), PidOf(before, name)) << name;
+    EXPECT_EQ(after.at(name).value("attempts", -1), 0) << name;
+  }
+  const std::vector<int64_t> expected = [&] {
+    std::vector<int64_t> pids = {PidOf(before, "master"), PidOf(before, "worker-0")};
+    std::sort(pids.begin(), pids.end());
+    return pids;
+  }();
+  EXPECT_EQ(StandinsUnder(temp_dir()), expected);
+  EXPECT_THAT(DispatchMessages("quickstart"), SizeIs(3));
+}
+
+SVCD_E2E_INSTANTIATE(DeployAdoptTest);
+
+}  // namespace
+}  // namespace svcd::e2e

@@ -1,0 +1,175 @@
+// End-to-end tests of the ServiceDeploy reconcile loop with real processes:
+// spec edits, re-applies, template edits with rollout restart, and delete.
+
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/e2e/deploy_fixture.h"
+
+namespace svcd::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+using DeployEditTest = DeployE2eTest;
+
+int64_t PidOf(const TargetMap& targets, const std::string& name) {
+  auto it = targets.find(name);
+  if (it == targets.end() || !it->second.contains("pid")) return 0;
+  return it->second["pid"].get<int64_t>();
+}
+
+std::map<std::string, int64_t> PidsOf(const nlohmann::json& deploy) {
+  std::map<std::string, int64_t> pids;
+  for (const auto& [name, target] : DeployE2eTest::Targets(deploy)) {
+    pids[name] = target.contains("pid") ? target["pid"].get<int64_t>() : 0;
+  }
+  return pids;
+}
+
+// Returns the command line of `pid` with NUL separators turned to spaces.
+std::string CommandLine(int64_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (char& c : text) c = c == '\0' ? ' ' : c;
+  return text;
+}
+
+TEST_P(DeployEditTest, ChangedWorkerArgRestartsOnlyThatWorker) {
+  DeployKnobs knobs{.scope = "Target"};
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const TargetMap before = Targets(WaitReady("quickstart"));
+  ASSERT_THAT(before, SizeIs(3));
+
+  knobs.worker0_args = {"{name: keyword, value: Lyon}"};
+  EXPECT_THAT(ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart"),
+              HasSubstr("servicedeploy/quickstart configured"));
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [&](const nlohmann::json& d) {
+        const TargetMap targets = Targets(d);
+        return d["status"].value("observedGeneration", 0) == 2 &&
+               d["status"].value("phase", "") == "Ready" && targets.size() == 3 &&
+               PidOf(targets, "worker-0") != PidOf(before, "worker-0") &&
+               targets.at("worker-0").value("state", "") == "READY";
+      },
+      std::chrono::seconds(30), &deploy))
+      << deploy.dump(2);
+  TrackTargets(deploy);
+  const TargetMap after = Targets(deploy);
+  EXPECT_FALSE(ProcessAlive(PidOf(before, "worker-0")));
+  EXPECT_THAT(CommandLine(PidOf(after, "worker-0")), HasSubstr("--keyword Lyon"));
+  for (const char* name : {"master", "worker-1"}) {
+    EXPECT_EQ(PidOf(after, name), PidOf(before, name)) << name;
+    EXPECT_TRUE(ProcessAlive(PidOf(after, name))) << name;
+  }
+}
+
+TEST_P(DeployEditTest, UnchangedAndReorderedEnvsKeepEverything) {
+  DeployKnobs knobs;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const nlohmann::json ready = WaitReady("quickstart");
+  const std::map<std::string, int64_t> pids = PidsOf(ready);
+  const std::string resource_version = ready["metadata"].value("resourceVersion", "");
+
+  EXPECT_THAT(ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart"),
+              HasSubstr("servicedeploy/quickstart unchanged"));
+  std::reverse(knobs.envs.begin(), knobs.envs.end());
+  EXPECT_THAT(ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart"),
+              HasSubstr("servicedeploy/quickstart unchanged"));
+
+  // Several reconciles later nothing has been restarted.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const nlohmann::json deploy = GetDeploy("quickstart");
+  EXPECT_EQ(deploy["metadata"].value("generation", 0), 1);
+  EXPECT_EQ(deploy["metadata"].value("resourceVersion", ""), resource_version);
+  EXPECT_EQ(deploy["status"].value("phase", ""), "Ready");
+  EXPECT_EQ(PidsOf(deploy), pids);
+  for (const auto& [name, pid] : pids) EXPECT_TRUE(ProcessAlive(pid)) << name;
+  EXPECT_THAT(DispatchMessages("quickstart"), SizeIs(3));
+}
+
+TEST_P(DeployEditTest, TemplateEditWaitsForRolloutRestart) {
+  DeployKnobs knobs;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const std::map<std::string, int64_t> pids = PidsOf(WaitReady("quickstart"));
+  ASSERT_THAT(pids, SizeIs(3));
+
+  knobs.master_load_delay = "0.4";
+  ApplyWithSvcctl(TemplateDocument(knobs), "quickstart");
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart", [](const nlohmann::json& d) { return Condition(d, "UpToDate") == "False"; },
+      std::chrono::seconds(15), &deploy))
+      << deploy.dump(2);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  deploy = GetDeploy("quickstart");
+  EXPECT_EQ(PidsOf(deploy), pids);
+  EXPECT_EQ(deploy["status"].value("phase", ""), "Ready");
+  EXPECT_EQ(Condition(deploy, "UpToDate"), "False");
+
+  const CommandResult restarted = Ctl({"rollout", "restart", "sd/quickstart"});
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [&](const nlohmann::json& d) {
+        const std::map<std::string, int64_t> now = PidsOf(d);
+        if (d["status"].value("phase", "") != "Ready" || now.size() != 3) return false;
+        for (const auto& [name, pid] : now) {
+          if (pid == 0 || pid == pids.at(name)) return false;
+        }
+        return Condition(d, "UpToDate") == "True";
+      },
+      std::chrono::seconds(30), &deploy))
+      << deploy.dump(2);
+  TrackTargets(deploy);
+  for (const auto& [name, pid] : pids) EXPECT_FALSE(ProcessAlive(pid)) << name;
+  EXPECT_THAT(CommandLine(PidOf(Targets(deploy), "master")), HasSubstr("--load-delay 0.4"));
+}
+
+TEST_P(DeployEditTest, DeleteStopsEveryProcessThenTheObject) {
+  DeployKnobs knobs;
+  // Each target leaves a descendant in a session of its own, which only the
+  // walk over parent links finds.
+  knobs.prefix_before = "setsid sleep 300 & ";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  WaitReady("quickstart");
+  std::vector<int64_t> sleepers;
+  std::vector<int64_t> all;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        sleepers.clear();
+        all.clear();
+        for (const std::filesystem::directory_entry& entry :
+             std::filesystem::directory_iterator("/proc")) {
+          const std::string name = entry.path().filename().string();
+          if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+          std::error_code error;
+          const std::string cwd = std::filesystem::read_symlink(entry.path() / "cwd", error);
+          if (error || cwd.rfind(temp_dir().string() + "/", 0) != 0) continue;
+          all.push_back(std::stoll(name));
+          if (CommandLine(std::stoll(name)).rfind("sleep 300", 0) == 0) {
+            sleepers.push_back(std::stoll(name));
+          }
+        }
+        return sleepers.size() == 3;
+      },
+      std::chrono::seconds(10)))
+      << "sleepers: " << sleepers.size();
+  for (int64_t pid : all) TrackPid(pid);
+
+  const CommandResult deleted = Ctl({"delete", "sd", "quickstart", "--wait", "--timeout", "60s"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.out << deleted.err;
+  for (int64_t pid : all) EXPECT_FALSE(ProcessAlive(pid)) << CommandLine(pid);
+  EXPECT_TRUE(GetDeploy("quickstart").is_discarded());
+  EXPECT_FALSE(TcpConnects(master_port_));
+}
+
+SVCD_E2E_INSTANTIATE(DeployEditTest);
+
+}  // namespace
+}  // namespace svcd::e2e

@@ -1,0 +1,186 @@
+// End-to-end tests of the ServiceDeploy reconcile loop with real processes:
+// startup, restarts after a crash, the retry budget and startup timeouts.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "tests/e2e/deploy_fixture.h"
+
+namespace svcd::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using ::testing::StartsWith;
+
+using DeployRestartTest = DeployE2eTest;
+
+int64_t PidOf(const TargetMap& targets, const std::string& name) {
+  auto it = targets.find(name);
+  if (it == targets.end() || !it->second.contains("pid")) return 0;
+  return it->second["pid"].get<int64_t>();
+}
+
+int AttemptsOf(const TargetMap& targets, const std::string& name) {
+  auto it = targets.find(name);
+  if (it == targets.end()) return -1;
+  return it->second.value("attempts", -1);
+}
+
+TEST_P(DeployRestartTest, QuickstartBecomesReady) {
+  ApplyWithSvcctl(QuickstartYaml({}), "quickstart");
+  const CommandResult waited =
+      Svcctl({"wait", "sd/quickstart", "--for=condition=Ready", "--timeout", "30s"});
+  EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  const nlohmann::json deploy = WaitReady("quickstart");
+  const TargetMap targets = Targets(deploy);
+  ASSERT_THAT(targets, SizeIs(3));
+  for (const char* name : {"master", "worker-0", "worker-1"}) {
+    EXPECT_TRUE(ProcessAlive(PidOf(targets, name))) << name;
+    EXPECT_EQ(AttemptsOf(targets, name), 0) << name;
+  }
+  EXPECT_EQ(deploy["status"].value("endpoint", ""),
+            "http://127.0.0.1:" + std::to_string(master_port_));
+
+  // The master answers a completion; the workers accept connections.
+  const HttpReply completion =
+      SendRequest("POST", "http://127.0.0.1:" + std::to_string(master_port_) + "/v1/completions",
+                  R"({"model":"qwen2-7b","prompt":"Paris is the capital of","max_tokens":4})",
+                  RequestOptions().WithContentType("application/json"));
+  EXPECT_EQ(completion.status, 200) << completion.Describe();
+  EXPECT_THAT(completion.body, HasSubstr("France"));
+  EXPECT_TRUE(TcpConnects(worker_ports_[0]));
+  EXPECT_TRUE(TcpConnects(worker_ports_[1]));
+
+  const CommandResult logs = Svcctl({"logs", "sd/quickstart", "--target", "master"});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr("listening on http://127.0.0.1:" + std::to_string(master_port_)));
+}
+
+TEST_P(DeployRestartTest, GroupScopeRestartsEveryTargetInOrder) {
+  ApplyWithSvcctl(QuickstartYaml({.scope = "Group"}), "quickstart");
+  const TargetMap before = Targets(WaitReady("quickstart"));
+  ASSERT_THAT(before, SizeIs(3));
+  const size_t dispatches_before = DispatchMessages("quickstart").size();
+  ASSERT_EQ(dispatches_before, 3u);
+
+  ASSERT_EQ(kill(static_cast<pid_t>(PidOf(before, "worker-0")), SIGKILL), 0);
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [](const nlohmann::json& d) {
+        const TargetMap targets = Targets(d);
+        if (d["status"].value("phase", "") != "Ready" || targets.size() != 3) return false;
+        return std::all_of(targets.begin(), targets.end(), [](const auto& entry) {
+          return entry.second.value("attempts", 0) == 1 &&
+                 entry.second.value("state", "") == "READY";
+        });
+      },
+      std::chrono::seconds(30), &deploy))
+      << deploy.dump(2);
+  TrackTargets(deploy);
+  const TargetMap after = Targets(deploy);
+  for (const char* name : {"master", "worker-0", "worker-1"}) {
+    EXPECT_NE(PidOf(after, name), PidOf(before, name)) << name;
+    EXPECT_FALSE(ProcessAlive(PidOf(before, name))) << name;
+    EXPECT_TRUE(ProcessAlive(PidOf(after, name))) << name;
+  }
+
+  // The restart dispatches in startup order: the master, then the workers.
+  const std::vector<std::string> dispatches = DispatchMessages("quickstart");
+  ASSERT_THAT(dispatches, SizeIs(6));
+  EXPECT_THAT(dispatches[3], StartsWith("master "));
+  EXPECT_THAT(dispatches[4], StartsWith("worker-0 "));
+  EXPECT_THAT(dispatches[5], StartsWith("worker-1 "));
+}
+
+TEST_P(DeployRestartTest, TargetScopeRestartsOnlyTheDeadWorker) {
+  ApplyWithSvcctl(QuickstartYaml({.scope = "Target"}), "quickstart");
+  const TargetMap before = Targets(WaitReady("quickstart"));
+  ASSERT_THAT(before, SizeIs(3));
+
+  ASSERT_EQ(kill(static_cast<pid_t>(PidOf(before, "worker-1")), SIGKILL), 0);
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [&](const nlohmann::json& d) {
+        const TargetMap targets = Targets(d);
+        return d["status"].value("phase", "") == "Ready" && AttemptsOf(targets, "worker-1") == 1 &&
+               targets.at("worker-1").value("state", "") == "READY";
+      },
+      std::chrono::seconds(30), &deploy))
+      << deploy.dump(2);
+  TrackTargets(deploy);
+  const TargetMap after = Targets(deploy);
+  EXPECT_NE(PidOf(after, "worker-1"), PidOf(before, "worker-1"));
+  EXPECT_TRUE(ProcessAlive(PidOf(after, "worker-1")));
+  for (const char* name : {"master", "worker-0"}) {
+    EXPECT_EQ(PidOf(after, name), PidOf(before, name)) << name;
+    EXPECT_EQ(AttemptsOf(after, name), 0) << name;
+    EXPECT_TRUE(ProcessAlive(PidOf(after, name))) << name;
+  }
+  EXPECT_THAT(DispatchMessages("quickstart"), SizeIs(4));
+}
+
+TEST_P(DeployRestartTest, CrashingWorkerSpendsBudgetThenRetryStartsIt) {
+  DeployKnobs knobs{.scope = "Target", .max_retries = 2};
+  knobs.worker0_args = {"{name: crash-after, value: \"0.2\"}"};
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [](const nlohmann::json& d) { return d["status"].value("phase", "") == "Failed"; },
+      std::chrono::seconds(40), &deploy))
+      << deploy.dump(2);
+  TrackTargets(deploy);
+  EXPECT_EQ(Condition(deploy, "Stalled"), "True");
+  EXPECT_EQ(AttemptsOf(Targets(deploy), "worker-0"), 2);
+  EXPECT_EQ(Targets(deploy).at("worker-0").value("state", ""), "FAILED");
+
+  // maxRetries 2 allows three dispatches of worker-0, and no more follow.
+  auto worker0_dispatches = [&] {
+    const std::vector<std::string> all = DispatchMessages("quickstart");
+    return std::count_if(all.begin(), all.end(),
+                         [](const std::string& m) { return m.rfind("worker-0 ", 0) == 0; });
+  };
+  EXPECT_EQ(worker0_dispatches(), 3);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(worker0_dispatches(), 3);
+  EXPECT_EQ(GetDeploy("quickstart")["status"].value("phase", ""), "Failed");
+
+  const CommandResult retried = Svcctl({"retry", "sd/quickstart"});
+  ASSERT_EQ(retried.exit_code, 0) << retried.err;
+  EXPECT_TRUE(WaitUntil([&] { return worker0_dispatches() >= 4; }, std::chrono::seconds(15)))
+      << GetDeploy("quickstart").dump(2);
+}
+
+TEST_P(DeployRestartTest, NeverReadyMasterTimesOut) {
+  DeployKnobs knobs{.startup_timeout_seconds = 3};
+  knobs.master_args = {"{name: never-ready, flag: true}"};
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const auto applied = std::chrono::steady_clock::now();
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [](const nlohmann::json& d) {
+        return Targets(d).count("master") > 0 &&
+               Targets(d).at("master").value("state", "") == "TIMEOUT";
+      },
+      std::chrono::seconds(20), &deploy))
+      << deploy.dump(2);
+  const auto elapsed = std::chrono::steady_clock::now() - applied;
+  TrackTargets(deploy);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(2500));
+  EXPECT_LE(elapsed, std::chrono::seconds(8));
+  EXPECT_EQ(Condition(deploy, "Stalled"), "True");
+  EXPECT_EQ(Condition(deploy, "Ready"), "False");
+  EXPECT_THAT(Targets(deploy).at("master").value("message", ""),
+              HasSubstr("startupTimeoutSeconds"));
+}
+
+SVCD_E2E_INSTANTIATE(DeployRestartTest);
+
+}  // namespace
+}  // namespace svcd::e2e
