@@ -234,7 +234,7 @@ Status SqlRuntimeStore::SyncTargets(const std::string& deploy_uid,
           return Status::NotFound("deploy " + deploy_uid + " not found");
         }
 
-        std::map<std::string, TargetRow> existing = LockDeployTargets(session, deploy_uid);
+        std::map<std::string, TargetRow> existing = LockDeployTargets(session, deploy_uid, ordered);
 
         std::set<std::string> planned;
         for (const TargetPlan& plan : ordered) {
@@ -259,21 +259,25 @@ Status SqlRuntimeStore::SyncTargets(const std::string& deploy_uid,
 }
 
 std::map<std::string, SqlRuntimeStore::TargetRow> SqlRuntimeStore::LockDeployTargets(
-    soci::session& session, const std::string& deploy_uid) {
-  // Rank order, so two syncs of one deploy never lock rows in opposite orders.
-  std::vector<std::string> names;
+    soci::session& session, const std::string& deploy_uid, const std::vector<TargetPlan>& plans) {
+  // The names come from a plain read, and each row is then locked by name,
+  // the path every other write takes. Locking them all with one range read
+  // would lock primary-key records before index records, the reverse order,
+  // and InnoDB reports deadlocks against concurrent writers.
+  std::map<int, std::string> by_rank;
+  for (const TargetPlan& plan : plans) by_rank[plan.rank] = plan.name;
+  int rank = 0;
   std::string name;
   std::string bound = deploy_uid;
-  soci::statement select =
-      (session.prepare << std::string("SELECT target_name FROM svc_deploy_target "
-                                      "WHERE deploy_id = :d ORDER BY node_rank") +
-                              LockingRead(),
-       soci::into(name), soci::use(bound));
+  soci::statement select = (session.prepare << "SELECT node_rank, target_name FROM "
+                                               "svc_deploy_target WHERE deploy_id = :d",
+                            soci::into(rank), soci::into(name), soci::use(bound));
   select.execute();
-  while (select.fetch()) names.push_back(name);
+  while (select.fetch()) by_rank[rank] = name;
 
+  // Rank order, so two syncs of one deploy never lock rows in opposite orders.
   std::map<std::string, TargetRow> rows;
-  for (const std::string& locked : names) {
+  for (const auto& [unused_rank, locked] : by_rank) {
     std::optional<TargetRow> row = LockTarget(session, deploy_uid, locked);
     if (row.has_value()) rows.emplace(locked, std::move(*row));
   }

@@ -125,9 +125,11 @@ class SqlRuntimeStore : public RuntimeStore {
   // The same, but NotFound when the target does not exist or was removed.
   StatusOr<TargetRow> LockLiveTarget(soci::session& session, const std::string& deploy_uid,
                                      const std::string& name);
-  // Locks every target row of a deploy, live or deleted, keyed by name.
+  // Locks the deploy's existing target rows, live or deleted, and those
+  // that `plans` names, in rank order. Returns the rows found, by name.
   std::map<std::string, TargetRow> LockDeployTargets(soci::session& session,
-                                                     const std::string& deploy_uid);
+                                                     const std::string& deploy_uid,
+                                                     const std::vector<TargetPlan>& plans);
   void SyncOne(soci::session& session, const std::string& deploy_uid, const TargetPlan& plan,
                const std::optional<TargetRow>& existing, const std::string& user);
   void AuditTarget(soci::session& session, const std::string& operation, const TargetRow& row,

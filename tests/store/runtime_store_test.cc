@@ -7,6 +7,7 @@
 #include <soci/soci.h>
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -720,6 +721,73 @@ TEST_P(RuntimeStoreTest, ConcurrentAppendsNeverDuplicateSeq) {
   EXPECT_EQ(seqs.size(), lines.size());
   EXPECT_EQ(*seqs.begin(), 1);
   EXPECT_EQ(*seqs.rbegin(), 2 * kRounds);
+}
+
+TEST_P(RuntimeStoreTest, ConcurrentWritersNeverDeadlock) {
+  std::unique_ptr<Store> second = OpenTestStore();
+  std::unique_ptr<Store> third = OpenTestStore();
+  ASSERT_NE(second, nullptr);
+  ASSERT_NE(third, nullptr);
+  DispatchRecord first = MustBegin("master");
+  std::mutex mutex;
+  DispatchRecord current = first;   // guarded by mutex
+  std::vector<std::string> errors;  // guarded by mutex
+  // Aborted is expected for reports of a superseded dispatch; any other
+  // error, a deadlock among them, is a failure.
+  auto check = [&](const char* call, const Status& status) {
+    bool superseded =
+        status.code() == Code::kAborted && status.message().find("superseded") != std::string::npos;
+    if (status.ok() || superseded) return;
+    std::lock_guard<std::mutex> lock(mutex);
+    errors.push_back(std::string(call) + ": " + status.ToString());
+  };
+  auto latest = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return current;
+  };
+  constexpr int kRounds = 25;
+
+  std::thread launcher([&] {
+    for (int i = 0; i < kRounds; ++i) {
+      DispatchRecord dispatch = latest();
+      int64_t offset = MustGet(dispatch.dispatch_id).log_bytes;
+      check("AppendLog", runtime().AppendLog(dispatch.dispatch_id, dispatch.lease_version, offset,
+                                             "line " + std::to_string(i) + "\n"));
+      check("RecordHeartbeat",
+            runtime().RecordHeartbeat(dispatch.dispatch_id, dispatch.lease_version, {8000}, 1, 1));
+    }
+  });
+  std::thread controller([&] {
+    for (int i = 0; i < kRounds; ++i) {
+      DispatchRecord previous = latest();
+      StatusOr<DispatchRecord> next =
+          second->runtime().BeginAttempt(deploy_, "master", "local", kSecretHash, i);
+      check("BeginAttempt", next.status());
+      if (!next.ok()) continue;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        current = *next;
+      }
+      check("MarkDispatch", second->runtime().MarkDispatch(previous.dispatch_id, "LOST", "gone"));
+    }
+  });
+  std::thread syncer([&] {
+    for (int i = 0; i < kRounds; ++i) {
+      check("SyncTargets",
+            third->runtime().SyncTargets(deploy_, {MakePlan(0), MakePlan(1), MakePlan(2)}, kUser));
+      check("AppendAgentLog", third->runtime().AppendAgentLog(deploy_, "master", "sync"));
+    }
+  });
+  launcher.join();
+  controller.join();
+  syncer.join();
+
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  std::vector<LogLine> lines = MustRead("master", 0, 0, 10000);
+  std::set<int64_t> seqs;
+  for (const LogLine& line : lines) seqs.insert(line.seq);
+  EXPECT_EQ(seqs.size(), lines.size());
+  EXPECT_EQ(MustTarget("master").lease_version, kRounds + 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RuntimeStoreTest,
