@@ -1,14 +1,17 @@
 // SqlRuntimeStore: the RuntimeStore over SOCI, shared by SQLite and
 // MySQL/MariaDB, on the same Database as the SqlStore.
 //
-// Locking: every write takes the row locks it needs in one order, so two
-// writers never wait for each other in a cycle. A report about a dispatch
-// first locks the dispatch row, then its target row; every other write
-// locks the target row first and never locks an existing dispatch row
-// afterwards. On MySQL, the plain reads that follow the target lock see
-// every dispatch committed before it, because InnoDB takes a transaction's
-// snapshot at its first plain read and the lock comes before it. SQLite's
-// BEGIN IMMEDIATE serializes every write transaction anyway.
+// Locking on MySQL: writes take row locks in one order, so no two of them
+// wait for each other in a cycle (the test ConcurrentWritersNeverDeadlock
+// runs them side by side on MariaDB). A write about one dispatch (a report,
+// MarkDispatch) locks the dispatch row, then its target row by primary key.
+// Every other write locks target rows by deploy and name (the unique index,
+// then the primary key), several of them in rank order, and never locks an
+// existing dispatch row afterwards. The dispatch rows read after a target
+// lock include every dispatch committed before it, because those are the
+// transaction's first plain reads and InnoDB takes its snapshot at the
+// first plain read. SQLite's BEGIN IMMEDIATE serializes every write
+// transaction anyway.
 
 #ifndef SVCD_STORE_SQL_RUNTIME_STORE_H_
 #define SVCD_STORE_SQL_RUNTIME_STORE_H_
