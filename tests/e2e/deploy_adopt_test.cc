@@ -46,9 +46,11 @@ TEST_P(DeployAdoptTest, RestartedSvcdAdoptsTargets) {
   const uint16_t port = PickFreePort();
   ASSERT_EQ(StartOwnSvcd(port), "");
 
-  // worker-1 exits with code 7 five seconds after it starts: while svcd is
+  // worker-1 exits with code 7 five seconds after it starts, so while svcd is
   // down. maxRetries 0 keeps that exit in the status.
-  DeployKnobs knobs{.scope = "Target", .max_retries = 0};
+  DeployKnobs knobs;
+  knobs.scope = "Target";
+  knobs.max_retries = 0;
   knobs.worker1_args = {"{name: crash-after, value: \"5\"}", "{name: exit-code, value: \"7\"}"};
   ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
   const TargetMap before = Targets(WaitReady("quickstart"));

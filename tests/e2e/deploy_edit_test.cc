@@ -39,7 +39,8 @@ std::string CommandLine(int64_t pid) {
 }
 
 TEST_P(DeployEditTest, ChangedWorkerArgRestartsOnlyThatWorker) {
-  DeployKnobs knobs{.scope = "Target"};
+  DeployKnobs knobs;
+  knobs.scope = "Target";
   ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
   const TargetMap before = Targets(WaitReady("quickstart"));
   ASSERT_THAT(before, SizeIs(3));

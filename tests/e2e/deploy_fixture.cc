@@ -190,7 +190,11 @@ nlohmann::json DeployE2eTest::GetDeploy(const std::string& name) const {
       SendRequest("GET", Url() + kApiPrefix + "/namespaces/default/servicedeploys/" + name, "",
                   RequestOptions().WithToken(token_));
   if (reply.status != 200) return nlohmann::json(nlohmann::json::value_t::discarded);
-  return reply.Json();
+  nlohmann::json deploy = reply.Json();
+  // Callers read deploy["status"] of a const value, which must exist.
+  if (deploy.is_object() && !deploy["status"].is_object())
+    deploy["status"] = nlohmann::json::object();
+  return deploy;
 }
 
 std::string DeployE2eTest::Url() const { return own_url_.empty() ? fixture_url_ : own_url_; }

@@ -53,6 +53,12 @@ struct DeployKnobs {
 using TargetMap = std::map<std::string, nlohmann::json>;
 
 class DeployE2eTest : public E2eTest {
+ public:
+  // Returns status.targets keyed by name.
+  static TargetMap Targets(const nlohmann::json& deploy);
+  // Returns the status of condition `type` ("True", "False"), or "".
+  static std::string Condition(const nlohmann::json& deploy, const std::string& type);
+
  protected:
   void SetUp() override;
   void TearDown() override;
@@ -82,10 +88,6 @@ class DeployE2eTest : public E2eTest {
 
   // Returns the stored deploy, or a discarded value.
   nlohmann::json GetDeploy(const std::string& name) const;
-  // Returns status.targets keyed by name.
-  static TargetMap Targets(const nlohmann::json& deploy);
-  // Returns the status of condition `type` ("True", "False"), or "".
-  static std::string Condition(const nlohmann::json& deploy, const std::string& type);
 
   // Polls the deploy every 100 ms until `done` holds or `timeout` passes.
   // Returns whether it held; the last deploy read is left in `last`.

@@ -54,13 +54,23 @@ TEST_P(DeployRestartTest, QuickstartBecomesReady) {
   EXPECT_TRUE(TcpConnects(worker_ports_[0]));
   EXPECT_TRUE(TcpConnects(worker_ports_[1]));
 
-  const CommandResult logs = Svcctl({"logs", "sd/quickstart", "--target", "master"});
+  // The launcher ships log lines in batches, so the line may come later.
+  const std::string listening = "listening on http://127.0.0.1:" + std::to_string(master_port_);
+  CommandResult logs;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        logs = Svcctl({"logs", "sd/quickstart", "--target", "master"});
+        return logs.out.find(listening) != std::string::npos;
+      },
+      std::chrono::seconds(15)))
+      << logs.out << logs.err;
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
-  EXPECT_THAT(logs.out, HasSubstr("listening on http://127.0.0.1:" + std::to_string(master_port_)));
 }
 
 TEST_P(DeployRestartTest, GroupScopeRestartsEveryTargetInOrder) {
-  ApplyWithSvcctl(QuickstartYaml({.scope = "Group"}), "quickstart");
+  DeployKnobs knobs;
+  knobs.scope = "Group";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
   const TargetMap before = Targets(WaitReady("quickstart"));
   ASSERT_THAT(before, SizeIs(3));
   const size_t dispatches_before = DispatchMessages("quickstart").size();
@@ -97,7 +107,9 @@ TEST_P(DeployRestartTest, GroupScopeRestartsEveryTargetInOrder) {
 }
 
 TEST_P(DeployRestartTest, TargetScopeRestartsOnlyTheDeadWorker) {
-  ApplyWithSvcctl(QuickstartYaml({.scope = "Target"}), "quickstart");
+  DeployKnobs knobs;
+  knobs.scope = "Target";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
   const TargetMap before = Targets(WaitReady("quickstart"));
   ASSERT_THAT(before, SizeIs(3));
 
@@ -125,7 +137,9 @@ TEST_P(DeployRestartTest, TargetScopeRestartsOnlyTheDeadWorker) {
 }
 
 TEST_P(DeployRestartTest, CrashingWorkerSpendsBudgetThenRetryStartsIt) {
-  DeployKnobs knobs{.scope = "Target", .max_retries = 2};
+  DeployKnobs knobs;
+  knobs.scope = "Target";
+  knobs.max_retries = 2;
   knobs.worker0_args = {"{name: crash-after, value: \"0.2\"}"};
   ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
   nlohmann::json deploy;
@@ -157,7 +171,8 @@ TEST_P(DeployRestartTest, CrashingWorkerSpendsBudgetThenRetryStartsIt) {
 }
 
 TEST_P(DeployRestartTest, NeverReadyMasterTimesOut) {
-  DeployKnobs knobs{.startup_timeout_seconds = 3};
+  DeployKnobs knobs;
+  knobs.startup_timeout_seconds = 3;
   knobs.master_args = {"{name: never-ready, flag: true}"};
   ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
   const auto applied = std::chrono::steady_clock::now();
