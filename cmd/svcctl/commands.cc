@@ -11,8 +11,15 @@ void AddCommands(CLI::App& app, CommandRegistry& registry) {
   app.add_option("--token", global.token,
                  "Bearer token (default: $SVCD_TOKEN; other users can see argv, prefer the "
                  "variable)");
-  app.add_option("-n,--namespace", global.namespace_, "Namespace of servicedeploys (default: default)");
-  app.add_option("--request-timeout", global.timeout, "Timeout of each request, such as 30s");
+  app.add_option("-n,--namespace", global.namespace_,
+                 "Namespace of servicedeploys (default: default)");
+  // Checked at parse time because MakeClient cannot report an error: it
+  // would replace an unreadable value with the 30 s default.
+  app.add_option("--request-timeout", global.timeout, "Timeout of each request, such as 30s")
+      ->check([](const std::string& text) {
+        StatusOr<int64_t> ms = ParseDurationMs(text);
+        return ms.ok() ? std::string() : ms.status().message();
+      });
 
   AddRenderCommand(app, registry);
   AddApplyCommands(app, global, registry);

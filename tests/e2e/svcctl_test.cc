@@ -355,6 +355,10 @@ TEST_P(SvcctlTest, UsageErrorExitsOne) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(Lines(missing.err), ElementsAre(StartsWith("error: ")));
 
+  const CommandResult timeout = Svcctl({"--request-timeout", "soon", "get", "hosts"});
+  EXPECT_EQ(timeout.exit_code, 1);
+  EXPECT_THAT(Lines(timeout.err), ElementsAre(AllOf(StartsWith("error: "), HasSubstr("soon"))));
+
   const CommandResult help = Svcctl({"get", "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("--selector"));
