@@ -200,11 +200,23 @@ TEST(SplitStatementsTest, IgnoresSemicolonsInQuotesAndComments) {
   EXPECT_NE(statements[2].find("'back\\'slash;'"), std::string::npos);
 }
 
-TEST(SplitStatementsTest, EmbeddedMigrationsSplitIntoCreateStatements) {
+TEST(SplitStatementsTest, EmbeddedMigrationsSplitIntoWholeStatements) {
   for (sql::Dialect dialect : {sql::Dialect::kSqlite, sql::Dialect::kMysql}) {
     for (const sql::Migration& migration : sql::EmbeddedMigrations(dialect)) {
-      for (const std::string& statement : SplitStatements(migration.text)) {
-        EXPECT_NE(statement.find("CREATE "), std::string::npos) << statement;
+      const std::vector<std::string> statements = SplitStatements(migration.text);
+      EXPECT_FALSE(statements.empty()) << migration.name;
+      for (const std::string& statement : statements) {
+        // Every piece starts with an SQL verb: a split inside a statement
+        // would leave a fragment such as a column list.
+        const size_t start = statement.find_first_not_of(" \t\n");
+        ASSERT_NE(start, std::string::npos) << migration.name << ": blank statement";
+        const std::string head = statement.substr(start, 12);
+        const bool known_verb = head.rfind("CREATE", 0) == 0 || head.rfind("ALTER", 0) == 0 ||
+                                head.rfind("INSERT", 0) == 0 || head.rfind("DROP", 0) == 0 ||
+                                head.rfind("SET", 0) == 0 || head.rfind("PREPARE", 0) == 0 ||
+                                head.rfind("EXECUTE", 0) == 0 || head.rfind("DEALLOCATE", 0) == 0 ||
+                                head.rfind("UPDATE", 0) == 0 || head.rfind("PRAGMA", 0) == 0;
+        EXPECT_TRUE(known_verb) << migration.name << ": " << statement.substr(0, 80);
       }
     }
   }
