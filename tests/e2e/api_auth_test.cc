@@ -88,7 +88,7 @@ TEST_P(ApiAuthTest, EditorWritesDeploysButNotHostsOrTemplates) {
                             TemplateYaml("vllm"));
   EXPECT_EQ(tmpl.status, 403) << tmpl.Describe();
 
-  // A batch holding one Host is refused whole, deploys included.
+  // A batch that contains one Host is rejected whole, deploys included.
   const HttpReply mixed =
       As(kEditorToken, "POST", std::string(kApiPrefix) + "/apply",
          YamlStream({HostYaml("gpu-03"), DeployYaml("llama", "eval", "vllm", "gpu-01")}));
