@@ -8,7 +8,7 @@
 //   GET             /servicedeploys              (every namespace)
 //   GET|POST        /namespaces/{ns}/servicedeploys
 //   GET|PUT|DELETE  /namespaces/{ns}/servicedeploys/{name}   (?force=true on DELETE)
-//   GET|PUT         /namespaces/{ns}/servicedeploys/{name}/status
+//   GET             /namespaces/{ns}/servicedeploys/{name}/status   (only svcd writes status)
 //   GET             /hosts/{name}/status
 //   POST            /apply   (?dryRun=All, ?applyset=NAME&prune=true)
 //   GET             /events?uid=UID, /namespaces/{ns}/events?uid=UID|name=NAME
