@@ -400,13 +400,7 @@ Status DeployController::ReplaceOutdated(Pass& pass) {
       if (!stopped.ok()) return stopped;
     }
   }
-  std::vector<store::TargetPlan> plans;
-  std::vector<const render::NodeScript*> nodes = {&pass.rendered->master};
-  for (const auto& worker : pass.rendered->workers) nodes.push_back(&worker);
-  for (const render::NodeScript* node : nodes) {
-    plans.push_back({node->name, node->role, node->rank, node->host, generation, node->hash, "",
-                     node->script});
-  }
+  std::vector<store::TargetPlan> plans = PlansOf(*pass.rendered, generation);
   Status synced = runtime_.SyncTargets(uid, plans, "svcd");
   if (!synced.ok()) return synced;
   StatusOr<std::vector<store::TargetRecord>> rows = runtime_.ListTargets(uid);

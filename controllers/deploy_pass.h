@@ -42,6 +42,13 @@ struct DeployController::Pass {
 
 std::string ProbeKey(const std::string& deploy_key, const std::string& target);
 
+// Returns the export lines of a rendered script: what a target row records
+// as its env.
+std::string ExportLines(const std::string& script);
+
+// Returns one target plan per node of `rendered`, for generation `generation`.
+std::vector<store::TargetPlan> PlansOf(const render::RenderedDeploy& rendered, int64_t generation);
+
 // Returns the lowercase hex SHA-256 of a launcher's report secret.
 StatusOr<std::string> SecretHash(const std::string& secret);
 

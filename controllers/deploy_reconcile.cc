@@ -16,29 +16,7 @@ namespace {
 
 using reconciler::Result;
 
-std::string NewSecret() {
-  static thread_local std::mt19937_64 random{std::random_device{}()};
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 48; ++i) out += kHex[random() % 16];
-  return out;
-}
-
-// Backoff before restart number `attempts` + 1: backoffSeconds doubled per
-// restart already made, capped at maxBackoffSeconds.
-int64_t BackoffMs(const api::RestartPolicy& policy, int attempts) {
-  int64_t seconds = policy.backoff_seconds;
-  for (int i = 0; i < attempts && seconds < policy.max_backoff_seconds; ++i) seconds *= 2;
-  return std::min<int64_t>(seconds, policy.max_backoff_seconds) * 1000;
-}
-
-const render::NodeScript* ScriptOf(const render::RenderedDeploy& rendered, const std::string& name) {
-  if (name == rendered.master.name) return &rendered.master;
-  for (const render::NodeScript& worker : rendered.workers) {
-    if (worker.name == name) return &worker;
-  }
-  return nullptr;
-}
+}  // namespace
 
 // The export lines of a script: what svcd records as the target's env.
 std::string ExportLines(const std::string& script) {
@@ -53,7 +31,16 @@ std::string ExportLines(const std::string& script) {
   return out;
 }
 
-}  // namespace
+std::vector<store::TargetPlan> PlansOf(const render::RenderedDeploy& rendered, int64_t generation) {
+  std::vector<const render::NodeScript*> nodes = {&rendered.master};
+  for (const auto& worker : rendered.workers) nodes.push_back(&worker);
+  std::vector<store::TargetPlan> plans;
+  for (const render::NodeScript* node : nodes) {
+    plans.push_back({node->name, node->role, node->rank, node->host, generation, node->hash,
+                     ExportLines(node->script), node->script});
+  }
+  return plans;
+}
 
 Result DeployController::Reconcile(const std::string& key, const reconciler::Context& ctx) {
   Pass pass;
@@ -136,22 +123,17 @@ Result DeployController::ReconcileDeploy(Pass& pass) {
   // New targets and a new generation: record the rendered scripts of targets
   // that run nothing, keep the scripts of running ones until they are replaced.
   if (pass.rendered && !deleting) {
-    std::vector<store::TargetPlan> plans;
-    std::vector<const render::NodeScript*> nodes = {&pass.rendered->master};
-    for (const auto& worker : pass.rendered->workers) nodes.push_back(&worker);
-    for (const render::NodeScript* node : nodes) {
-      store::TargetPlan plan{node->name, node->role, node->rank, node->host,
-                             deploy.metadata.generation, node->hash, ExportLines(node->script),
-                             node->script};
+    std::vector<store::TargetPlan> plans = PlansOf(*pass.rendered, deploy.metadata.generation);
+    for (store::TargetPlan& plan : plans) {
       for (const store::TargetRecord& record : pass.targets) {
-        if (record.name != node->name) continue;
+        if (record.name != plan.name) continue;
         const bool running = record.state == "DISPATCHING" || record.state == "RUNNING" ||
                              record.state == "READY";
         // A generation keeps the scripts rendered when it was first seen, so
         // a later template or Host edit restarts nothing; a running target
         // of an older generation keeps its script until it is replaced.
         const bool same_generation = record.generation == deploy.metadata.generation;
-        if (same_generation || (running && record.command_hash != node->hash)) {
+        if (same_generation || (running && record.command_hash != plan.command_hash)) {
           plan.host = record.host;
           plan.generation = record.generation;
           plan.command_hash = record.command_hash;
@@ -159,7 +141,6 @@ Result DeployController::ReconcileDeploy(Pass& pass) {
           plan.env_rendered = ExportLines(record.cmd_rendered);
         }
       }
-      plans.push_back(std::move(plan));
     }
     const bool changed = plans.size() != pass.targets.size() ||
                          std::any_of(plans.begin(), plans.end(), [&](const auto& plan) {
@@ -248,14 +229,7 @@ Status DeployController::RolloutRestart(Pass& pass) {
       if (!stopped.ok()) return stopped;
     }
   }
-  std::vector<store::TargetPlan> plans;
-  std::vector<const render::NodeScript*> nodes = {&pass.rendered->master};
-  for (const auto& worker : pass.rendered->workers) nodes.push_back(&worker);
-  for (const render::NodeScript* node : nodes) {
-    plans.push_back({node->name, node->role, node->rank, node->host,
-                     pass.deploy.metadata.generation, node->hash, ExportLines(node->script),
-                     node->script});
-  }
+  std::vector<store::TargetPlan> plans = PlansOf(*pass.rendered, pass.deploy.metadata.generation);
   Status synced = runtime_.SyncTargets(uid, plans, "svcd");
   if (!synced.ok()) return synced;
   StatusOr<std::vector<store::TargetRecord>> rows = runtime_.ListTargets(uid);
