@@ -4,13 +4,16 @@
 # Usage: scripts/test.sh [extra ctest arguments]
 set -eu
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
 
 db_dir=$(mktemp -d /tmp/svcd-mariadb.XXXXXX)
-trap 'scripts/mariadb.sh stop "$db_dir"' EXIT INT TERM
+# Stop MariaDB however the script ends, keeping ctest's exit status.
+trap 'status=$?; "$repo/scripts/mariadb.sh" stop "$db_dir"; exit $status' EXIT
+trap 'exit 130' INT TERM
 scripts/mariadb.sh start "$db_dir"
 set -a
 . "$db_dir/env"
