@@ -121,7 +121,7 @@ class StatusOr {
   std::optional<T> value_;
 };
 
-// Returns the HTTP status code the REST layer answers with for `code`.
+// Returns the HTTP status code the REST layer sends for `code`.
 int CodeToHttp(Code code);
 
 }  // namespace svcd

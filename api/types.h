@@ -22,7 +22,7 @@ inline constexpr char kKindHost[] = "Host";
 inline constexpr char kKindServiceTemplate[] = "ServiceTemplate";
 inline constexpr char kKindServiceDeploy[] = "ServiceDeploy";
 inline constexpr char kDefaultNamespace[] = "default";
-// The finalizer that holds a ServiceDeploy until its targets are stopped.
+// The finalizer that keeps a ServiceDeploy until its targets are stopped.
 inline constexpr char kDeployFinalizer[] = "svcd.io/stop-targets";
 
 struct ObjectMeta {

@@ -93,8 +93,8 @@ Status DeployController::Observe(Pass& pass) {
       auto host = pass.hosts.find(target.host);
       const bool local = host != pass.hosts.end() && host->second.spec.executor == "local";
       if (local && !o.exited && IsActive(target.state)) {
-        // The run directory knows what reports may not have told yet, such
-        // as the exit of a target that died while svcd was down.
+        // The run directory records what reports may not have delivered
+        // yet, such as the exit of a target that died while svcd was down.
         StatusOr<dispatch::AttemptInfo> info =
             executor_.Inspect(RefOf(pass.deploy.metadata.uid, target));
         if (info.ok() && info->state == dispatch::AttemptState::kExited && info->exit_status) {

@@ -130,7 +130,7 @@ Result DeployController::ReconcileDeploy(Pass& pass) {
         const bool running = record.state == "DISPATCHING" || record.state == "RUNNING" ||
                              record.state == "READY";
         // A generation keeps the scripts rendered when it was first seen, so
-        // a later template or Host edit restarts nothing; a running target
+        // a later template or Host edit restarts nothing. A running target
         // of an older generation keeps its script until it is replaced.
         const bool same_generation = record.generation == deploy.metadata.generation;
         if (same_generation || (running && record.command_hash != plan.command_hash)) {

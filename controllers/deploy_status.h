@@ -1,6 +1,6 @@
-// What one reconcile observed about each target, and the deploy status
-// computed from it. Pure functions, so the phase and condition rules are
-// tested without processes.
+// The observed state of each target in one reconcile, and the deploy status
+// computed from it. The functions are pure, so the phase and condition rules
+// are tested without processes.
 
 #ifndef SVCD_CONTROLLERS_DEPLOY_STATUS_H_
 #define SVCD_CONTROLLERS_DEPLOY_STATUS_H_

@@ -1,9 +1,9 @@
 #!/bin/sh
-# The main job on the embedded default (SQLite store, local processes):
-# installs packages, builds svcd and svcctl, starts svcd on 127.0.0.1, applies
-# manifests/examples/quickstart.yaml (a master and two workers of a stand-in
-# model server), waits until the deploy is Ready, shows it, and sends one
-# completion request to the master.
+# The main job on the embedded default (SQLite store, local processes).
+# It installs packages, builds svcd and svcctl and starts svcd on 127.0.0.1.
+# Then it applies manifests/examples/quickstart.yaml (a master and two workers
+# of a stand-in model server), waits until the deploy is Ready, shows it, and
+# sends one completion request to the master.
 #
 # Usage: scripts/quickstart.sh
 # Environment: SVCD_PORT (default 7070), SVCD_DATA_DIR (default ./svcd-data).
@@ -22,7 +22,7 @@ export SVCD_SERVER="http://127.0.0.1:$port"
 svcctl="$repo/build/bin/svcctl"
 
 if curl -fsS -m 2 "$SVCD_SERVER/healthz" >/dev/null 2>&1; then
-  echo "quickstart: something already answers on $SVCD_SERVER; stop it or set SVCD_PORT" >&2
+  echo "quickstart: port $port is in use (a server responds on $SVCD_SERVER); stop it or set SVCD_PORT" >&2
   exit 1
 fi
 

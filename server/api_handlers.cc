@@ -45,7 +45,7 @@ bool IsYamlOrJsonType(const Request& request) {
 }
 
 // Decodes the objects of a request body. A body that is not YAML or JSON at
-// all gets 400; one that parses but holds invalid objects gets 422.
+// all gets 400, and one that parses but contains invalid objects gets 422.
 std::variant<std::vector<api::Object>, Response> ReadObjects(const Request& request) {
   if (!IsYamlOrJsonType(request)) {
     return BadRequestResponse("unsupported Content-Type " + request.headers.at("content-type") +

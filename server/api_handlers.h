@@ -43,7 +43,7 @@ struct ApiHandlersOptions {
       on_change;
   // Called by POST .../servicedeploys/{name}/restart with "namespace/name":
   // the controller restarts every target in startup order with freshly
-  // rendered scripts. Unset: the route answers 503.
+  // rendered scripts. Unset: the route returns 503.
   std::function<void(const std::string& key)> on_restart;
 };
 

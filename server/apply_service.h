@@ -1,11 +1,11 @@
 // ApplyService: validates, authorizes and writes a batch of objects, the one
 // path that apply, create, replace, the legacy request and delete share.
 //
-// A batch is checked as a whole before anything is written: the caller's
-// role for each object, duplicates inside the batch, references from
-// deploys to their template and Hosts (in the store or in the same batch),
-// whether each deploy renders, stale resourceVersions and deploys that are
-// being deleted. When any check fails nothing is written and the status
+// A batch is checked as a whole before anything is written. The checks are
+// the caller's role for each object and duplicates inside the batch. They
+// also cover references from deploys to their template and Hosts (in the
+// store or in the same batch), whether each deploy renders, stale
+// resourceVersions and deploys that are being deleted. When any check fails nothing is written and the status
 // lists every failure, each cause prefixed "[Kind namespace/name] ".
 // Otherwise every write happens in one store transaction.
 
@@ -44,17 +44,19 @@ class ApplyService {
   ApplyService(store::Store& store, size_t max_script_bytes)
       : store_(store), max_script_bytes_(max_script_bytes) {}
 
-  // Applies `request`. Errors: PermissionDenied when the role may not write
-  // one of the objects (every such object is listed); InvalidArgument for
-  // invalid batches; Aborted for a stale resourceVersion; AlreadyExists for
-  // a create of an existing name; FailedPrecondition for a deploy being
-  // deleted or a prune that would remove a template or Host still in use.
+  // Applies `request`. Errors:
+  //   PermissionDenied   the role may not write an object (each one is listed)
+  //   InvalidArgument    an invalid batch
+  //   Aborted            a stale resourceVersion
+  //   AlreadyExists      a create of an existing name
+  //   FailedPrecondition a deploy being deleted, or a prune that would
+  //                      remove a template or Host still in use
   StatusOr<std::vector<ApplyItem>> Apply(const ApplyRequest& request);
 
   // Deletes one object. Hosts and templates still used by a live deploy are
   // kept (FailedPrecondition naming the deploys). A deploy is marked for
-  // deletion and waits for its finalizer; with `force` the finalizer is
-  // removed at once and a Warning event lists the targets that may still
+  // deletion and waits for its finalizer. With `force` the finalizer is
+  // removed at once, and a Warning event lists the targets that may still
   // run. Returns the outcome ("deleted" or "deleting") and the object.
   StatusOr<ApplyItem> Delete(const store::ObjectKey& key, const std::string& user,
                              const std::string& role, bool force, bool dry_run);

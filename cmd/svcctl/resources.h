@@ -1,5 +1,5 @@
-// What svcctl's resource commands share: the global options, kind names,
-// REST paths and output helpers.
+// Shared parts of svcctl's resource commands: the global options, kind
+// names, REST paths and output helpers.
 
 #ifndef SVCD_CMD_SVCCTL_RESOURCES_H_
 #define SVCD_CMD_SVCCTL_RESOURCES_H_
