@@ -1,0 +1,1 @@
+"""The PowerJob OpenAPI stand-in that tools/powerjob-standin runs."""
