@@ -57,7 +57,7 @@ class AuthOperations:
             return app_id
 
     def op_auth_app(self, body):
-        """Returns AppAuthResult; errors carry the message without a class name."""
+        """Returns an AppAuthResult. Its errors carry the message without a class name."""
         app_name = json_string(body, "appName")
         encrypted = json_string(body, "encryptedPassword")
         encrypt_type = json_string(body, "encryptType")
@@ -81,7 +81,7 @@ class AuthOperations:
         return f"{head}.{body}.{encode(mac)}"
 
     def parse_token(self, token):
-        """Returns the claims; raises INVALID_TOKEN or TOKEN_EXPIRED like the interceptor.
+        """Returns the claims, or raises INVALID_TOKEN or TOKEN_EXPIRED as the interceptor does.
 
         NOTE: the text after INVALID_TOKEN: and TOKEN_EXPIRED: comes from the
         JWT library on the real server and differs from these texts.
@@ -99,7 +99,7 @@ class AuthOperations:
         return claims
 
     def check_token(self, headers):
-        """The 5.1 OpenApiInterceptor with oms.auth.openapi.enable=true."""
+        """Checks the token headers as the 5.1 interceptor does with oms.auth.openapi.enable=true."""
         app_id_header = headers.get(HEADER_APP_ID)
         token = headers.get(HEADER_TOKEN)
         if not app_id_header:

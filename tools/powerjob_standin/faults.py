@@ -25,7 +25,7 @@ REQUIRED_VALUE = {"slow", "password"}
 
 
 def parse_fault_value(name, value):
-    """Returns the checked value of fault `name`; raises ValueError with the fix."""
+    """Returns the checked value of fault `name`, or raises ValueError that names the fix."""
     if name not in FAULTS:
         raise ValueError(f"unknown fault {name!r}; known faults: {', '.join(FAULTS)}")
     kind = FAULTS[name][0]

@@ -27,13 +27,14 @@ OPERATIONS = {
     "fetchInstanceInfo": ("op_fetch_instance_info", "form", True),
 }
 
-REDACTED_KEYS = {"password", "encryptedPassword"}
+REDACTED_KEYS = {"password", "encryptedPassword", "token"}
 
 
 def redact(values):
+    """Copies a parameter map or reply for the call log, without passwords or tokens."""
     if not isinstance(values, dict):
         return values
-    return {k: ("<redacted>" if k in REDACTED_KEYS and v is not None else v)
+    return {k: ("<redacted>" if k in REDACTED_KEYS and v is not None else redact(v))
             for k, v in values.items()}
 
 
@@ -171,7 +172,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(method, op, params, document, headers)
 
     def intercept(self, op):
-        """Runs the 5.1 OpenApiInterceptor; returns headers and a rejection or None."""
+        """Runs the 5.1 OpenApiInterceptor. Returns the headers to add and a rejection or None."""
         standin = self.standin
         if standin.options.profile != "5.1":
             return [], None
@@ -190,7 +191,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return [(HEADER_AUTH_PASSED, "true")], None
 
     def call_operation(self, op, spec, raw, params):
-        """Decodes the body and runs the operation; returns params and the envelope."""
+        """Decodes the body and runs the operation. Returns the params and the envelope."""
         in_controller = False
         try:
             if spec[1] == "json":
@@ -218,7 +219,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         call = {"time": now_ms(), "method": method, "op": op, "params": redact(params),
                 "appIdHeader": self.headers.get(HEADER_APP_ID),
                 "tokenHeader": "<redacted>" if self.headers.get(HEADER_TOKEN) else None,
-                "httpStatus": status, "reply": document}
+                "httpStatus": status, "reply": redact(document)}
         self.standin.record_call(call)
         outcome = "-" if document is None else (
             "ok" if document.get("success") else f"failed: {document.get('message')}")

@@ -23,7 +23,7 @@ SNOWFLAKE_EPOCH_MS = 1555718400000
 TOKEN_LIFETIME_SECONDS = 604800  # oms.auth.security.jwt.expire-seconds default
 MAX_RESULT_CHARS = 8096  # the worker's maxResultLength default
 MAX_FORM_BYTES = 2 * 1024 * 1024  # Spring Boot's max-http-form-post-size default
-MAX_BODY_BYTES = 64 * 1024 * 1024  # the stand-in's own limit, answered with 413
+MAX_BODY_BYTES = 64 * 1024 * 1024  # the stand-in's own limit; larger bodies get HTTP 413
 
 # Enum name to code, in declaration order: Jackson also accepts a JSON number
 # for an enum and reads it as the declaration index, not as the code.
@@ -102,7 +102,7 @@ def long_param(params, name):
 
 
 def json_string(body, name):
-    """Reads a String field; Jackson also turns a JSON number or boolean into text."""
+    """Reads a String field. Jackson also turns a JSON number or boolean into text."""
     value = body.get(name)
     if value is None or isinstance(value, str):
         return value

@@ -36,9 +36,9 @@ def pump_lines(stream, sink, lines, sink_lock):
 
 
 def run_script(standin, instance_id, generation, worker, job, delivery, start_delay):
-    """One delivery of a dispatch on `worker`, as the official ShellProcessor runs it.
+    """Runs one delivery of a dispatch on `worker`, as the official ShellProcessor does.
 
-    Only delivery 0 reports a final status; a duplicate delivery (1) runs the
+    Only delivery 0 reports a final status. A duplicate delivery (1) runs the
     script and adds its sh to the instance, but its exit changes nothing.
     """
     if start_delay:
@@ -54,7 +54,7 @@ def run_script(standin, instance_id, generation, worker, job, delivery, start_de
                                 f"the stand-in worker runs only {SHELL_PROCESSOR}, not {processor}")
         return
     if source.startswith(("http", "ftp")):
-        # NOTE: the real processor downloads the script; the stand-in never
+        # NOTE: the real processor downloads the script. The stand-in never
         # opens connections to other hosts, so the download always fails.
         standin.report_running(instance_id, generation, None)
         standin.report_finished(instance_id, generation, False,

@@ -31,7 +31,7 @@ class Instance:
         self.running_times = 0
         self.gmt_create = created
         self.gmt_modified = created
-        self.generation = 0  # counts dispatches; stale runs check it before reporting
+        self.generation = 0  # dispatch count, so a stale run does not report
         self.reported_generation = 0
         self.abandoned_generation = 0  # a stop that reached the worker
         self.flips_done = 0
@@ -186,11 +186,12 @@ class Standin(AuthOperations):
             self.dispatch(instance)
 
     def dispatch(self, instance):
-        """DispatchService.dispatch; the caller holds self.lock."""
+        """Dispatches as DispatchService.dispatch does. The caller holds self.lock."""
         job = self.jobs.get(instance.job_id)
         if instance.status != WAITING_DISPATCH or job is None:
             return
         now = now_ms()
+
         limit = job["maxInstanceNum"] or 0
         if limit > 0:
             active = sum(1 for other in self.instances.values() if other.job_id == job["id"]
@@ -198,13 +199,14 @@ class Standin(AuthOperations):
             if active >= limit:
                 self.fail_dispatch(instance, now, f"too many instances({active}>{limit})")
                 return
-        wanted = job.get("designatedWorkers") or ""
-        workers = [w for w in self.live_workers() if not wanted or w in wanted.split(",")]
+
+        workers = self.eligible_workers(job)
         if not workers:
             self.fail_dispatch(instance, now, "no worker available")
             return
         if "overloaded" in self.faults:
             return
+
         # NOTE: HEALTH_FIRST and RANDOM both pick the first eligible worker here.
         worker = workers[0]
         instance.status = WAITING_WORKER_RECEIVE
@@ -215,10 +217,19 @@ class Standin(AuthOperations):
         instance.touch()
         LOG.info("instance=%d job=%d dispatched to worker %s", instance.instance_id,
                  job["id"], worker)
-        if "stuck-dispatch" in self.faults:
-            return
-        deliveries = 2 if "duplicate-delivery" in self.faults else 1
+        if "stuck-dispatch" not in self.faults:
+            self.deliver(instance, job, worker)
+
+    def eligible_workers(self, job):
+        """Returns the live workers that designatedWorkers names, split on "," untrimmed."""
+        designated = job.get("designatedWorkers") or ""
+        return [worker for worker in self.live_workers()
+                if not designated or worker in designated.split(",")]
+
+    def deliver(self, instance, job, worker):
+        """Starts the script on `worker`, twice under the duplicate-delivery fault."""
         gap = self.faults.get("duplicate-delivery")
+        deliveries = 1 if gap is None else 2
         gap = 0.0 if gap is True or gap is None else gap
         for delivery in range(deliveries):
             thread = threading.Thread(
@@ -237,7 +248,7 @@ class Standin(AuthOperations):
         LOG.info("instance=%d failed at dispatch: %s", instance.instance_id, result)
 
     def report_running(self, instance_id, generation, process):
-        """The worker's first report: status 3 and one more runningTimes."""
+        """Records a worker's report of a started sh: status 3, and runningTimes + 1 once."""
         with self.lock:
             instance = self.instances[instance_id]
             if instance.generation != generation:
@@ -374,7 +385,7 @@ class Standin(AuthOperations):
     # -- control API
 
     def refuse_connections(self, seconds):
-        """Closes the listening socket for `seconds`; the serving loop opens it again."""
+        """Closes the listening socket for `seconds`, after which the serving loop reopens it."""
         self.refuse_until = time.monotonic() + seconds
         threading.Thread(target=self.server.shutdown, daemon=True).start()
 
@@ -399,7 +410,7 @@ class Standin(AuthOperations):
                     for i in self.instances.values()]
 
     def update_faults(self, document):
-        """Applies {"set": {...}, "clear": [...]} all or nothing; raises ValueError."""
+        """Applies {"set": {...}, "clear": [...]} all or nothing, or raises ValueError."""
         if not isinstance(document, dict) or set(document) - {"set", "clear"}:
             raise ValueError('the body must be a JSON object with "set" and/or "clear"')
         updates, clears = document.get("set", {}), document.get("clear", [])
