@@ -1,8 +1,11 @@
 """The stand-in's jobs and instances over real HTTP, for both PowerJob profiles."""
 
+import http.client
+import json
 import os
 import time
 import unittest
+import urllib.parse
 
 from standin_support import (APP, OTHER_WORKER, PASSWORD, WORKER, StandinTestCase,
                              process_alive, read_text, wait_until)
@@ -233,6 +236,34 @@ class ProtocolCases:
         job_id = self.standin.save_shell_job()
         reply = self.standin.post_form("fetchJob", {}, query=f"jobId={job_id}&appId=1")
         self.assertEqual(self.standin.data(reply)["id"], job_id)
+
+    def test_chunked_form_body_binds(self):
+        connection = http.client.HTTPConnection("127.0.0.1", self.standin.port, timeout=10)
+        self.addCleanup(connection.close)
+        body = iter([f"appName={APP}".encode(), b"&password=",
+                     urllib.parse.quote(PASSWORD).encode()])
+        connection.request("POST", "/openApi/assert", body=body, encode_chunked=True,
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        response = connection.getresponse()
+        self.assertEqual(json.loads(response.read())["data"], 1)
+
+    def test_form_body_below_2_mib_binds(self):
+        job_id = self.standin.save_shell_job("exit 7")
+        script = "# " + "x" * 1000000 + "\ntrue\n"
+        instance_id = self.standin.run(job_id, script)
+        info = self.standin.wait_status(instance_id, {4, 5})
+        self.assertEqual(info["status"], 5)
+        self.assertEqual(info["instanceParams"], script)
+
+    def test_form_body_above_2_mib_is_ignored(self):
+        # Spring Boot drops the whole form body, so the instance runs jobParams.
+        job_id = self.standin.save_shell_job("exit 7")
+        reply = self.standin.post_form("runJob", {"instanceParams": "#" * (2 * 1024 * 1024)},
+                                       query=f"appId=1&jobId={job_id}")
+        instance_id = self.standin.data(reply)
+        info = self.standin.wait_status(instance_id, {4, 5})
+        self.assertIsNone(info["instanceParams"])
+        self.assertEqual(info["status"], 4)
 
     def test_designated_workers_must_match_exactly(self):
         for designated in ("10.9.9.9:27777", f" {WORKER}"):

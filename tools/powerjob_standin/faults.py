@@ -5,8 +5,10 @@
 FAULTS = {
     "no-worker": ("workers", "the listed workers (all when no value) are offline, so "
                   "runJob fails with 'no worker available'"),
-    "overloaded": (None, "every worker is overloaded, so instances stay in status 1"),
-    "stuck-dispatch": (None, "instances stay in status 2 and nothing runs"),
+    "overloaded": (None, "every worker is overloaded, so instances stay in status 1 "
+                   "until the 30 s check dispatches them after the fault is cleared"),
+    "stuck-dispatch": (None, "workers never receive a dispatch, so instances stay in "
+                       "status 2 and nothing runs; the 60 s check dispatches them again"),
     "duplicate-delivery": ("seconds", "each dispatch runs the script twice, the second "
                            "VALUE seconds after the first (default 0)"),
     "flip-running": ("count", "a stop does not reach the worker, and the next status "

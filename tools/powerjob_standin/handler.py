@@ -71,6 +71,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # -- request decoding
 
     def read_body(self):
+        """Reads a Content-Length or chunked body, or raises ValueError or OverflowError."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self.read_chunked_body()
         length = self.headers.get("Content-Length", "0")
         if not length.isdigit():
             raise ValueError(f"invalid Content-Length {length!r}")
@@ -78,12 +81,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise OverflowError(int(length))
         return self.rfile.read(int(length))
 
+    def read_chunked_body(self):
+        chunks, total = [], 0
+        while True:
+            size_line = self.rfile.readline(1024).split(b";")[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                raise ValueError(f"invalid chunk size {size_line!r}") from None
+            if size == 0:
+                break
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise OverflowError(total)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(16)  # the CRLF after the chunk
+        while self.rfile.readline(8192).strip():
+            pass  # trailer fields, up to the empty line
+        return b"".join(chunks)
+
     def form_params(self, raw, query):
         params = {k: v[0] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
         content_type = self.headers.get("Content-Type", "").lower()
         if content_type.startswith("application/x-www-form-urlencoded"):
             if len(raw) > MAX_FORM_BYTES:
-                # Tomcat skips a form body above max-http-form-post-size.
+                # Spring Boot's embedded Tomcat skips a form body above
+                # server.tomcat.max-http-form-post-size (2 MB by default), so only
+                # query-string parameters bind.
                 LOG.warning("form body of %d bytes is above %d bytes and is ignored, as "
                             "Spring Boot ignores it", len(raw), MAX_FORM_BYTES)
                 return params
@@ -120,10 +144,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             self.route_checked(method)
         except OverflowError as error:
+            LOG.warning('"%s" rejected: body of %s bytes is too large', self.requestline, error)
             self.send_body(413, {"error": f"the body of {error} bytes is above the stand-in's "
                                  f"limit of {MAX_BODY_BYTES} bytes"})
             self.close_connection = True
         except ValueError as error:
+            LOG.warning('"%s" rejected: %s', self.requestline, error)
             self.send_body(400, {"error": str(error)})
             self.close_connection = True
         except Exception:  # a stand-in bug: report it instead of a business reply
@@ -229,6 +255,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def control(self, method, path):
         if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+            LOG.warning("control call from %s rejected", self.client_address[0])
             self.send_body(403, {"error": "the control API answers loopback clients only"})
             return
         if method == "GET" and path == "/_standin/calls":
@@ -249,6 +276,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             document = json.loads(self.read_body() or b"null")
             faults = self.standin.update_faults(document)
         except ValueError as error:
+            LOG.warning("POST /_standin/faults rejected: %s", error)
             self.send_body(400, {"error": str(error)})
             return
         self.send_body(200, {"faults": faults})
