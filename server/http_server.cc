@@ -102,6 +102,8 @@ class HttpServer::Impl {
   // the bytes received before reading stopped.
   Response TooLargeResponse(uint64_t bytes, bool complete) const;
   void Reply(const std::shared_ptr<Exchange>& exchange, Response response, bool close_connection);
+  void ObserveRequest(const Exchange& exchange, int status,
+                      std::chrono::steady_clock::duration elapsed);
 
   const HttpServerOptions options_;
   const Router router_;
@@ -137,6 +139,7 @@ struct HttpServer::Impl::Exchange {
   std::vector<uint8_t> chunk;
   size_t body_bytes = 0;  // bytes received, including discarded ones
   bool over_limit = false;
+  bool built_in = false;  // /healthz, /readyz or /version
   std::atomic<bool> replied{false};
 };
 
@@ -292,9 +295,11 @@ void HttpServer::Impl::Serve(const std::shared_ptr<Exchange>& exchange) {
 
   std::optional<RouteLookup> lookup = DecodeAndRoute(exchange);
   if (!lookup) return;
+  // Set before the token check, so that a 401 or 403 is observed with its route.
+  exchange->route = std::move(lookup->match);
   // Unknown paths still need a valid token, so that 404s reveal nothing.
-  if (!Authorize(exchange, lookup->match ? lookup->match->access : AccessRule::kViewer)) return;
-  if (!lookup->match) {
+  if (!Authorize(exchange, exchange->route ? exchange->route->access : AccessRule::kViewer)) return;
+  if (!exchange->route) {
     std::string allowed;
     for (const std::string& method : lookup->allowed) {
       allowed += (allowed.empty() ? "" : ", ") + method;
@@ -305,7 +310,6 @@ void HttpServer::Impl::Serve(const std::shared_ptr<Exchange>& exchange) {
                          : MethodNotAllowedResponse(request.method, request.path, allowed));
     return;
   }
-  exchange->route = std::move(lookup->match);
   StartBody(exchange);
 }
 
@@ -353,6 +357,7 @@ bool HttpServer::Impl::ServeBuiltIn(const std::shared_ptr<Exchange>& exchange) {
     return true;
   }
   exchange->request.path = path;
+  exchange->built_in = true;
   if (path == "/healthz") {
     Reply(exchange, TextResponse(200, "ok"), false);
   } else if (path == "/version") {
@@ -577,14 +582,32 @@ void HttpServer::Impl::Reply(const std::shared_ptr<Exchange>& exchange, Response
     spdlog::debug("http request id={}: reply failed: {}", request.request_id, e.what());
   }
 
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - exchange->start);
+  auto elapsed = std::chrono::steady_clock::now() - exchange->start;
+  ObserveRequest(*exchange, response.status, elapsed);
   spdlog::debug(
       "http request id={} method={} path={} route={} status={} user={} body_bytes={} "
       "duration_ms={}",
       request.request_id, request.method, exchange->raw_path,
       exchange->route ? exchange->route->pattern : "-", response.status,
-      request.user.empty() ? "-" : request.user, exchange->body_bytes, elapsed.count());
+      request.user.empty() ? "-" : request.user, exchange->body_bytes,
+      std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+}
+
+void HttpServer::Impl::ObserveRequest(const Exchange& exchange, int status,
+                                      std::chrono::steady_clock::duration elapsed) {
+  if (!options_.request_observer) return;
+  std::string_view route;
+  if (exchange.route) {
+    route = exchange.route->pattern;
+  } else if (exchange.built_in) {
+    route = exchange.raw_path;
+  }
+  try {
+    options_.request_observer(RequestRecord{exchange.request.method, route, status, elapsed});
+  } catch (const std::exception& e) {
+    spdlog::error("http request id={}: request observer threw: {}", exchange.request.request_id,
+                  e.what());
+  }
 }
 
 HttpServer::HttpServer(HttpServerOptions options, Router router,

@@ -37,12 +37,23 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "api/status.h"
 #include "server/auth.h"
 #include "server/router.h"
 
 namespace svcd::server {
+
+// One finished request, as passed to HttpServerOptions::request_observer.
+struct RequestRecord {
+  std::string_view method;  // as the client sent it
+  // The matched route pattern, the path of a built-in endpoint ("/healthz",
+  // "/readyz", "/version"), or empty when no route matched.
+  std::string_view route;
+  int status = 0;                                 // the HTTP status code sent
+  std::chrono::steady_clock::duration elapsed{};  // from arrival to the reply
+};
 
 struct HttpServerOptions {
   // "HOST:PORT" or "[IPV6]:PORT"; port 0 picks a free port, see BoundPort.
@@ -58,6 +69,10 @@ struct HttpServerOptions {
   // with its message. Unset means always ready. It should return within a
   // few seconds, like a database ping.
   std::function<Status()> readiness_check;
+  // Called once per request when its reply is sent, on the I/O or worker
+  // thread that sends it, such as for request metrics. It must be fast and
+  // must not throw. Unset means no call.
+  std::function<void(const RequestRecord&)> request_observer;
 };
 
 class HttpServer {
