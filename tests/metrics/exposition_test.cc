@@ -116,9 +116,9 @@ TEST(MetricsListenerTest, ServesOnlyMetrics) {
 TEST(MetricsListenerTest, ReportsTakenPort) {
   auto metrics = NewMetrics();
   ASSERT_NE(metrics, nullptr);
-  HeldPort held;
-  ASSERT_NE(held.port(), 0);
-  const std::string address = "127.0.0.1:" + std::to_string(held.port());
+  HeldPort taken;
+  ASSERT_NE(taken.port(), 0);
+  const std::string address = "127.0.0.1:" + std::to_string(taken.port());
 
   auto listener = StartMetricsListener({.address = address}, metrics->registry());
   ASSERT_FALSE(listener.ok());

@@ -193,9 +193,9 @@ TEST(RegistryTest, RemovesOneSeries) {
   Registry registry;
   auto family = registry.AddGauge({"demo", "Help.", {"a"}});
   ASSERT_TRUE(family.ok());
-  auto kept = (*family)->Get({"keep"});
+  auto remaining = (*family)->Get({"keep"});
   auto removed = (*family)->Get({"drop"});
-  ASSERT_TRUE(kept.ok());
+  ASSERT_TRUE(remaining.ok());
   ASSERT_TRUE(removed.ok());
   (*removed)->Set(7);
 
