@@ -110,6 +110,89 @@ struct ProbeEventRecord {
   int64_t time_ms = 0;  // when the probe ran; 0 in AppendProbeEvent means the store's clock
 };
 
+// The conditions of ReadLogsFiltered.
+struct LogFilter {
+  std::string target;     // empty: every target of the deploy, removed ones included
+  int64_t after_seq = 0;  // only lines with seq > after_seq
+  int attempt = 0;        // 0: every attempt
+  int64_t since_ms = 0;   // only lines stored at or after this time; 0: any time
+};
+
+// One target row of a deploy as an archive packs it, live or removed.
+struct TargetHistory {
+  std::string target_id;
+  std::string name;
+  std::string role;
+  int rank = 0;
+  std::string host;
+  int64_t generation = 0;
+  std::string command_hash;
+  std::string env_rendered;        // the export lines of the latest rendered script
+  std::string cmd_rendered;        // the latest rendered script
+  bool live = true;                // false once a plan no longer names the target
+  std::string latest_dispatch_id;  // empty before the first dispatch
+};
+
+// A deploy's identity, kept after deletion, and its target rows by rank.
+struct DeployHistory {
+  std::string deploy_uid;
+  std::string namespace_;
+  std::string name;
+  bool deleted = false;
+  std::vector<TargetHistory> targets;
+};
+
+// One svc_artifact row: a rendered script, an env file or an archive.
+struct ArtifactRecord {
+  std::string artifact_id;  // assigned by RecordArchive
+  std::string target;       // target name; empty for a file of the whole deploy
+  std::string dispatch_id;  // the dispatch the file belongs to; empty for none
+  std::string kind;         // SCRIPT ENV_FILE ARCHIVE OTHER
+  std::string uri;          // where the bytes are; empty when `content` holds them
+  std::string content;      // the bytes themselves; empty when `uri` names them
+  std::string checksum;     // "sha256:<hex>" or "md5:<hex>"
+  int64_t size_bytes = 0;
+  int64_t created_ms = 0;  // assigned by RecordArchive from the store's clock
+};
+
+// The log lines of one target that an archive holds.
+struct ArchiveCoverage {
+  std::string target;  // target name
+  int64_t first_seq = 0;
+  int64_t last_seq = 0;
+  int64_t lines = 0;
+};
+
+// One log_archive row with the targets it covers.
+struct ArchiveRecord {
+  std::string archive_id;  // a UUID chosen by the caller
+  std::string deploy_uid;
+  std::string storage_url;  // file:///ABSOLUTE/PATH of the .tar.gz
+  int64_t bytes = 0;
+  std::string md5;                       // 32 lowercase hex digits of the file's MD5
+  int64_t created_ms = 0;                // assigned by RecordArchive from the store's clock
+  std::string reason;                    // why it was made, at most 500 bytes
+  std::vector<ArchiveCoverage> targets;  // ordered by target rank
+};
+
+// How many log rows one target keeps, and how far archives cover them.
+struct LogUsage {
+  std::string deploy_uid;
+  std::string target;
+  int64_t lines = 0;
+  int64_t bytes = 0;         // bytes of content, without line ends
+  int64_t first_seq = 0;     // 0 when the target has no rows
+  int64_t last_seq = 0;      // 0 when the target has no rows
+  int64_t archived_seq = 0;  // the highest seq any archive covers; 0 for none
+};
+
+// The bound of stored log rows per target. Rows past either limit are
+// deleted once an archive covers them.
+struct LogRetention {
+  int64_t max_lines = 100000;
+  int64_t max_bytes = 64LL * 1024 * 1024;
+};
+
 class RuntimeStore {
  public:
   virtual ~RuntimeStore() = default;
@@ -240,6 +323,63 @@ class RuntimeStore {
   // newest first. InvalidArgument for a limit outside 1..10000.
   virtual StatusOr<std::vector<ProbeEventRecord>> RecentProbeEvents(const std::string& deploy_uid,
                                                                     int limit) = 0;
+
+  // Log reading with a time filter, archives and retention.
+
+  // Returns up to `limit` lines like ReadLogs, restricted further to lines
+  // stored at or after `filter.since_ms`. NotFound for an unknown named
+  // target; InvalidArgument (field "filter.since_ms" and the like) for a
+  // negative after_seq, attempt or since_ms, or a limit outside 1..10000.
+  virtual StatusOr<std::vector<LogLine>> ReadLogsFiltered(const std::string& deploy_uid,
+                                                          const LogFilter& filter, int limit) = 0;
+
+  // Returns the deploy's namespace and name and every target row it ever
+  // had, live or removed, by rank. Works after the deploy is deleted.
+  // NotFound for an unknown uid.
+  virtual StatusOr<DeployHistory> ReadDeployHistory(const std::string& deploy_uid) = 0;
+
+  // Returns the deploy's artifact rows, oldest first, with their content.
+  virtual StatusOr<std::vector<ArtifactRecord>> ListArtifacts(const std::string& deploy_uid) = 0;
+
+  // Records a finished archive file in one transaction: its log_archive
+  // row, one coverage row per entry of `archive.targets`, the `artifacts`
+  // rows and an audit row (operation ARCHIVE, operator `user`). Sets the
+  // created times from the store's clock. InvalidArgument (field
+  // "archive.md5", "artifacts[2].kind" and the like) for an id that is not
+  // a UUID, an empty or relative storage URL, negative bytes, an MD5 that
+  // is not 32 lowercase hex digits, a reason over 500 bytes, a coverage
+  // range that is empty or starts below 1, an unknown artifact kind, a
+  // checksum over 80 characters, or an artifact with neither uri nor
+  // content; NotFound for an unknown deploy, a target the deploy does not
+  // have or a dispatch of another target; AlreadyExists for a repeated id.
+  virtual Status RecordArchive(const ArchiveRecord& archive,
+                               const std::vector<ArtifactRecord>& artifacts,
+                               const std::string& user) = 0;
+
+  // Returns the deploy's archives, newest first; empty for an unknown uid.
+  virtual StatusOr<std::vector<ArchiveRecord>> ListArchives(const std::string& deploy_uid) = 0;
+
+  // Returns one archive. NotFound for an unknown id.
+  virtual StatusOr<ArchiveRecord> GetArchive(const std::string& archive_id) = 0;
+
+  // Returns the log usage of every target row of the deploy, live or
+  // removed, by rank; empty for an unknown uid.
+  virtual StatusOr<std::vector<LogUsage>> ReadLogUsage(const std::string& deploy_uid) = 0;
+
+  // Returns the uids of the deploys, deleted ones included, that have a
+  // target with more log rows or bytes than `retention` allows, in no
+  // particular order. NOTE: counts every log_event row, a full scan.
+  virtual StatusOr<std::vector<std::string>> ListDeploysOverRetention(
+      const LogRetention& retention) = 0;
+
+  // Deletes, per target of the deploy, the log rows past the newest
+  // `retention.max_lines` lines or past the newest `retention.max_bytes`
+  // bytes, but only rows whose seq an archive covers; newer rows stay
+  // whatever the bound. Writes an audit row per target pruned. Returns the
+  // number of rows deleted. InvalidArgument for a limit below 1.
+  virtual StatusOr<int64_t> PruneArchivedLogs(const std::string& deploy_uid,
+                                              const LogRetention& retention,
+                                              const std::string& user) = 0;
 };
 
 // Creates the SQL implementation over an open database (the one the Store

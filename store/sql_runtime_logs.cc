@@ -41,6 +41,7 @@ struct LogQuery {
   long long after_seq = 0;
   long long attempt = 0;  // 0: every attempt
   long long limit = 0;
+  long long since_ms = 0;  // 0: any time
 };
 
 // Returns whether the deploy has a target row named `name`, live or deleted.
@@ -77,6 +78,10 @@ void QueryLogLines(soci::session& session, LogQuery& query, std::vector<LogLine>
   if (query.attempt > 0) {
     sql += " AND l.attempt = :a";
     statement.exchange(soci::use(query.attempt));
+  }
+  if (query.since_ms > 0) {
+    sql += " AND l.ts >= :w";
+    statement.exchange(soci::use(query.since_ms));
   }
   sql += " ORDER BY t.node_rank, l.seq LIMIT :l";
   statement.exchange(soci::use(query.limit));
@@ -250,6 +255,36 @@ StatusOr<std::vector<LogLine>> SqlRuntimeStore::ReadLogs(const std::string& depl
         lines.clear();
         if (!target.empty() && !TargetExists(session, deploy_uid, target)) {
           return Status::NotFound("target " + target + " of deploy " + deploy_uid + " not found");
+        }
+        QueryLogLines(session, query, lines);
+        return Status::Ok();
+      });
+  if (!status.ok()) return status;
+  return lines;
+}
+
+StatusOr<std::vector<LogLine>> SqlRuntimeStore::ReadLogsFiltered(const std::string& deploy_uid,
+                                                                 const LogFilter& filter,
+                                                                 int limit) {
+  Status valid = ValidateLimit(limit);
+  if (!valid.ok()) return valid;
+  if (filter.after_seq < 0) return FieldError("filter.after_seq", "must not be negative");
+  if (filter.attempt < 0) {
+    return FieldError("filter.attempt", "must not be negative; 0 reads every attempt");
+  }
+  if (filter.since_ms < 0) {
+    return FieldError("filter.since_ms", "must not be negative; 0 reads lines of any time");
+  }
+
+  LogQuery query{deploy_uid,     filter.target, filter.after_seq,
+                 filter.attempt, limit,         filter.since_ms};
+  std::vector<LogLine> lines;
+  Status status =
+      database_.Run("reading logs of deploy " + deploy_uid, [&](soci::session& session) -> Status {
+        lines.clear();
+        if (!filter.target.empty() && !TargetExists(session, deploy_uid, filter.target)) {
+          return Status::NotFound("target " + filter.target + " of deploy " + deploy_uid +
+                                  " not found");
         }
         QueryLogLines(session, query, lines);
         return Status::Ok();

@@ -79,6 +79,19 @@ class SqlRuntimeStore : public RuntimeStore {
                           const ProbeEventRecord& event, int keep) override;
   StatusOr<std::vector<ProbeEventRecord>> RecentProbeEvents(const std::string& deploy_uid,
                                                             int limit) override;
+  StatusOr<std::vector<LogLine>> ReadLogsFiltered(const std::string& deploy_uid,
+                                                  const LogFilter& filter, int limit) override;
+  StatusOr<DeployHistory> ReadDeployHistory(const std::string& deploy_uid) override;
+  StatusOr<std::vector<ArtifactRecord>> ListArtifacts(const std::string& deploy_uid) override;
+  Status RecordArchive(const ArchiveRecord& archive, const std::vector<ArtifactRecord>& artifacts,
+                       const std::string& user) override;
+  StatusOr<std::vector<ArchiveRecord>> ListArchives(const std::string& deploy_uid) override;
+  StatusOr<ArchiveRecord> GetArchive(const std::string& archive_id) override;
+  StatusOr<std::vector<LogUsage>> ReadLogUsage(const std::string& deploy_uid) override;
+  StatusOr<std::vector<std::string>> ListDeploysOverRetention(
+      const LogRetention& retention) override;
+  StatusOr<int64_t> PruneArchivedLogs(const std::string& deploy_uid, const LogRetention& retention,
+                                      const std::string& user) override;
 
  private:
   // A target row as read, locked, inside a write transaction.
