@@ -1,13 +1,15 @@
 // Observation and the actions of DeployController: dispatch, stop, restart,
 // replace, delete, and the status write.
 
-#include <algorithm>
-#include <random>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <random>
 
 #include "api/codec.h"
 #include "controllers/deploy_pass.h"
+#include "dispatch/launcher.h"
 
 namespace svcd::controllers {
 namespace {
@@ -34,6 +36,24 @@ int64_t BackoffMs(const api::RestartPolicy& policy, int attempts) {
 // looks cancelled to Inspect for a moment.
 constexpr int64_t kLauncherStartGraceMs = 10000;
 
+// A process that exits because its port is still held (typically by a
+// process of the generation being replaced) is restarted this many times,
+// with backoff, before the exit counts against the retry budget.
+constexpr int kMaxPortBusyRetries = 8;
+constexpr int64_t kPortBusyFirstBackoffMs = 1000;
+constexpr int64_t kPortBusyMaxBackoffMs = 30000;
+// The message prefix of a target that failed on a busy port.
+constexpr char kPortBusyPrefix[] = "port in use: ";
+// How many of the attempt's last service lines are searched for the error.
+constexpr size_t kPortBusyTailLines = 20;
+
+bool MentionsPortInUse(std::string line) {
+  std::transform(line.begin(), line.end(), line.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return line.find("address already in use") != std::string::npos ||
+         line.find("eaddrinuse") != std::string::npos;
+}
+
 bool IsActive(const std::string& state) {
   return state == "DISPATCHING" || state == "RUNNING" || state == "READY";
 }
@@ -44,7 +64,8 @@ dispatch::AttemptRef RefOf(const std::string& uid, const store::TargetRecord& ta
 
 }  // namespace
 
-std::optional<api::Probe> DeployController::ProbeOf(const Pass& pass, const std::string& role) const {
+std::optional<api::Probe> DeployController::ProbeOf(const Pass& pass,
+                                                    const std::string& role) const {
   if (role == "master") {
     if (pass.deploy.spec.probe) return pass.deploy.spec.probe;
     if (pass.tmpl) return pass.tmpl->spec.probe;
@@ -82,6 +103,7 @@ Status DeployController::Observe(Pass& pass) {
       StatusOr<store::DispatchRecord> d = runtime_.GetDispatch(target.latest_dispatch_id);
       if (!d.ok()) return d.status();
       o.dispatch_id = d->dispatch_id;
+      o.attempt = d->attempt;
       o.submit_ms = d->submit_ms;
       o.started = d->pid.has_value();
       o.pid = d->pid;
@@ -97,16 +119,23 @@ Status DeployController::Observe(Pass& pass) {
         // yet, such as the exit of a target that died while svcd was down.
         StatusOr<dispatch::AttemptInfo> info =
             executor_.Inspect(RefOf(pass.deploy.metadata.uid, target));
-        if (info.ok() && info->state == dispatch::AttemptState::kExited && info->exit_status) {
+        // A launcher that still ships the last log lines reports the exit
+        // itself right after; judging the exit before would miss them.
+        const bool shipping =
+            info.ok() && info->launcher_alive && info->log_bytes > info->log_bytes_reported;
+        if (shipping) {
+          pass.WakeIn(500);
+        } else if (info.ok() && info->state == dispatch::AttemptState::kExited &&
+                   info->exit_status) {
           runtime_.RecordExit(o.dispatch_id, target.lease_version, *info->exit_status);
           o.exited = true;
           o.exit_code = info->exit_status;
           o.end_ms = pass.now_ms;
-        } else if (info.ok() &&
-                   (info->state == dispatch::AttemptState::kLost ||
-                    (info->state == dispatch::AttemptState::kCancelled &&
-                     pass.now_ms - o.submit_ms > kLauncherStartGraceMs))) {
-          runtime_.MarkDispatch(o.dispatch_id, "LOST", "the process is gone without an exit status");
+        } else if (info.ok() && (info->state == dispatch::AttemptState::kLost ||
+                                 (info->state == dispatch::AttemptState::kCancelled &&
+                                  pass.now_ms - o.submit_ms > kLauncherStartGraceMs))) {
+          runtime_.MarkDispatch(o.dispatch_id, "LOST",
+                                "the process is gone without an exit status");
           o.exited = true;
           o.end_ms = pass.now_ms;
         } else if (info.ok() && info->pid && !o.started && info->alive) {
@@ -136,7 +165,8 @@ Status DeployController::Observe(Pass& pass) {
 
 // Moves target states along what was observed and reloads the rows.
 Status DeployController::Refresh(Pass& pass) {
-  StatusOr<std::vector<store::TargetRecord>> targets = runtime_.ListTargets(pass.deploy.metadata.uid);
+  StatusOr<std::vector<store::TargetRecord>> targets =
+      runtime_.ListTargets(pass.deploy.metadata.uid);
   if (!targets.ok()) return targets.status();
   pass.targets = std::move(*targets);
   Status observed = Observe(pass);
@@ -152,6 +182,8 @@ Status DeployController::Refresh(Pass& pass) {
       update.stage = "READY";
       update.message = "";
       Record(pass, "Normal", "TargetReady", target.name + " is ready");
+      std::lock_guard lock(mu_);
+      port_busy_retries_.erase(pass.key + "/" + target.name);
     } else if (o.alive && !o.ready && target.state == "DISPATCHING") {
       update.state = "RUNNING";
       update.stage = "HEALTH_CHECK";
@@ -172,7 +204,8 @@ Status DeployController::Refresh(Pass& pass) {
   const auto& policy = pass.deploy.spec.restart_policy;
   if (all_ready) {
     int64_t last_dispatch = 0;
-    for (const auto& [name, o] : pass.observed) last_dispatch = std::max(last_dispatch, o.submit_ms);
+    for (const auto& [name, o] : pass.observed)
+      last_dispatch = std::max(last_dispatch, o.submit_ms);
     for (const store::TargetRecord& target : pass.targets) {
       if (target.attempts == 0) continue;
       const int64_t reset_at = last_dispatch + int64_t{policy.reset_after_seconds} * 1000;
@@ -207,9 +240,42 @@ Status DeployController::Refresh(Pass& pass) {
   return Status::Ok();
 }
 
+// Checks what a dispatch sends, recording the stages RENDER_ENV (the
+// recorded script, its exported envs included, still has the hash recorded
+// with it) and RENDER_CMD (the script fits a launcher). Returns the reason
+// it cannot be sent, or "".
+std::string DeployController::CheckRendered(Pass& pass, const store::TargetRecord& target) {
+  const std::string& uid = pass.deploy.metadata.uid;
+  auto stage = [&](const char* name) {
+    if (target.stage == name) return;
+    runtime_.UpdateTarget(uid, target.name, target.lease_version, {.stage = name}, "svcd");
+  };
+  stage("RENDER_ENV");
+  if (target.cmd_rendered.empty()) return "no rendered script is recorded for " + target.name;
+  StatusOr<std::string> hash = render::HashBytes(target.cmd_rendered);
+  if (!hash.ok() || *hash != target.command_hash) {
+    return "the recorded script of " + target.name + " does not match its hash " +
+           target.command_hash + "; run svcctl rollout restart to render it again";
+  }
+  stage("RENDER_CMD");
+  if (target.cmd_rendered.size() > dispatch::kMaxLauncherScriptBytes ||
+      target.cmd_rendered.find('\0') != std::string::npos) {
+    return "the script of " + target.name + " is larger than " +
+           std::to_string(dispatch::kMaxLauncherScriptBytes) + " bytes or holds a NUL byte";
+  }
+  return "";
+}
+
 Status DeployController::DispatchTarget(Pass& pass, const store::TargetRecord& target) {
   const std::string& uid = pass.deploy.metadata.uid;
   const api::Host& host = pass.hosts.at(target.host);
+  if (const std::string bad = CheckRendered(pass, target); !bad.empty()) {
+    Status updated = runtime_.UpdateTarget(uid, target.name, target.lease_version,
+                                           {.state = "FAILED", .message = bad}, "svcd");
+    if (!updated.ok() && updated.code() != Code::kAborted) return updated;
+    Record(pass, "Warning", "RenderFailed", target.name + ": " + bad);
+    return Status::Ok();
+  }
   const std::string secret = NewSecret();
   StatusOr<std::string> secret_hash = SecretHash(secret);
   if (!secret_hash.ok()) return secret_hash.status();
@@ -236,7 +302,8 @@ Status DeployController::DispatchTarget(Pass& pass, const store::TargetRecord& t
   if (!sent.ok()) {
     runtime_.MarkDispatch(dispatch->dispatch_id, "FAILED", sent.message());
     Record(pass, "Warning", "DispatchFailed", target.name + " " + attempt + ": " + sent.message());
-    runtime_.AppendAgentLog(uid, target.name, "dispatch of " + attempt + " failed: " + sent.message());
+    runtime_.AppendAgentLog(uid, target.name,
+                            "dispatch of " + attempt + " failed: " + sent.message());
     return Status::Ok();
   }
   runtime_.MarkDispatch(dispatch->dispatch_id, "SENT", "");
@@ -245,6 +312,70 @@ Status DeployController::DispatchTarget(Pass& pass, const store::TargetRecord& t
              std::to_string(target.attempts) + ")");
   runtime_.AppendAgentLog(uid, target.name, "dispatched " + attempt + " on Host " + target.host);
   pass.WakeIn(500);
+  return Status::Ok();
+}
+
+// True when the attempt exited with a non-zero code and one of its last
+// service lines says that the address is already in use.
+bool DeployController::ExitedOnBusyPort(const Pass& pass, const store::TargetRecord& target,
+                                        const Observed& o) {
+  if (!o.exit_code || *o.exit_code == 0 || o.attempt < 1) return false;
+  std::vector<std::string> tail;
+  int64_t after = 0;
+  // NOTE: reads at most ten pages; a busy port shows early in a log anyway.
+  for (int page = 0; page < 10; ++page) {
+    StatusOr<std::vector<store::LogLine>> lines =
+        runtime_.ReadLogs(pass.deploy.metadata.uid, target.name, after, o.attempt, 10000);
+    if (!lines.ok() || lines->empty()) break;
+    for (const store::LogLine& line : *lines) {
+      if (line.source != "SERVICE") continue;
+      tail.push_back(line.content);
+      if (tail.size() > kPortBusyTailLines) tail.erase(tail.begin());
+    }
+    after = lines->back().seq;
+    if (lines->size() < 10000) break;
+  }
+  return std::any_of(tail.begin(), tail.end(), MentionsPortInUse);
+}
+
+// Restarts a target that failed on a busy port, this target only and
+// without spending the retry budget, after a backoff of its own. Sets
+// `handled` unless the target did not fail that way or used up
+// kMaxPortBusyRetries; the budget rules then apply as to any failure.
+Status DeployController::RetryBusyPort(Pass& pass, const store::TargetRecord& target,
+                                       bool& handled) {
+  handled = false;
+  if (target.message.rfind(kPortBusyPrefix, 0) != 0) return Status::Ok();
+  const std::string counter = pass.key + "/" + target.name;
+  int retries;
+  {
+    std::lock_guard lock(mu_);
+    retries = port_busy_retries_[counter];
+  }
+  if (retries >= kMaxPortBusyRetries) return Status::Ok();
+  handled = true;
+  int64_t backoff = kPortBusyFirstBackoffMs;
+  for (int i = 0; i < retries && backoff < kPortBusyMaxBackoffMs; ++i) backoff *= 2;
+  backoff = std::min(backoff, kPortBusyMaxBackoffMs);
+  const Observed& o = pass.observed[target.name];
+  const int64_t retry_at = (o.end_ms > 0 ? o.end_ms : pass.now_ms) + backoff;
+  if (pass.now_ms < retry_at) {
+    pass.next_retry_ms[target.name] = retry_at;
+    pass.WakeIn(retry_at - pass.now_ms);
+    return Status::Ok();
+  }
+  {
+    std::lock_guard lock(mu_);
+    port_busy_retries_[counter] = retries + 1;
+  }
+  const std::string message = "port was in use; restart " + std::to_string(retries + 1) + " of " +
+                              std::to_string(kMaxPortBusyRetries) + " for a busy port";
+  Status updated =
+      runtime_.UpdateTarget(pass.deploy.metadata.uid, target.name, target.lease_version,
+                            {.state = "PENDING", .message = message}, "svcd");
+  if (!updated.ok() && updated.code() != Code::kAborted) return updated;
+  Record(pass, "Normal", "PortBusyRetry", target.name + ": " + message);
+  runtime_.AppendAgentLog(pass.deploy.metadata.uid, target.name, message);
   return Status::Ok();
 }
 
@@ -257,8 +388,8 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
   auto host = pass.hosts.find(target.host);
   const bool local = host == pass.hosts.end() || host->second.spec.executor == "local";
   if (!target.latest_dispatch_id.empty() && local) {
-    StatusOr<dispatch::StopResult> stopped = executor_.Stop(
-        {RefOf(uid, target), std::chrono::seconds(options_.stop_grace_seconds)});
+    StatusOr<dispatch::StopResult> stopped =
+        executor_.Stop({RefOf(uid, target), std::chrono::seconds(options_.stop_grace_seconds)});
     if (!stopped.ok()) return stopped.status();
     if (!stopped->stopped) {
       std::string pids;
@@ -271,8 +402,8 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
     }
     runtime_.MarkDispatch(target.latest_dispatch_id, "FAILED", "stopped: " + why);
   }
-  Status updated = runtime_.UpdateTarget(uid, target.name, *lease,
-                                         {.state = "CANCELLED", .message = "stopped: " + why}, "svcd");
+  Status updated = runtime_.UpdateTarget(
+      uid, target.name, *lease, {.state = "CANCELLED", .message = "stopped: " + why}, "svcd");
   if (!updated.ok()) return updated;
   Record(pass, "Normal", "Stopped", target.name + " stopped: " + why);
   runtime_.AppendAgentLog(uid, target.name, "stopped: " + why);
@@ -289,13 +420,15 @@ Status DeployController::ActOnFailures(Pass& pass) {
     if (!IsActive(target.state)) continue;
     std::string failure;
     if (o.exited) {
-      failure = o.exit_code ? "process exited with code " + std::to_string(*o.exit_code)
+      failure = o.exit_code        ? "process exited with code " + std::to_string(*o.exit_code)
                 : !o.error.empty() ? o.error
                                    : "process is gone without an exit status";
+      if (ExitedOnBusyPort(pass, target, o)) failure = kPortBusyPrefix + failure;
     } else if (o.probe_failing) {
       failure = "probe failed " + std::to_string(ProbeOf(pass, target.role)->failure_threshold) +
                 " times after it had succeeded";
-    } else if (!o.started && pass.now_ms - o.submit_ms > int64_t{spec.dispatch_timeout_seconds} * 1000) {
+    } else if (!o.started &&
+               pass.now_ms - o.submit_ms > int64_t{spec.dispatch_timeout_seconds} * 1000) {
       failure = "no report from the launcher within dispatchTimeoutSeconds (" +
                 std::to_string(spec.dispatch_timeout_seconds) + " s)";
       runtime_.MarkDispatch(o.dispatch_id, "LOST", failure);
@@ -319,8 +452,8 @@ Status DeployController::ActOnFailures(Pass& pass) {
     if (!fresh.ok()) return fresh.status();
     for (const auto& row : *fresh) {
       if (row.name != target.name) continue;
-      runtime_.UpdateTarget(uid, row.name, row.lease_version, {.state = "FAILED", .message = failure},
-                            "svcd");
+      runtime_.UpdateTarget(uid, row.name, row.lease_version,
+                            {.state = "FAILED", .message = failure}, "svcd");
     }
     Record(pass, "Warning", "TargetFailed", target.name + ": " + failure);
     runtime_.AppendAgentLog(uid, target.name, failure);
@@ -335,11 +468,15 @@ Status DeployController::ActOnFailures(Pass& pass) {
     if (target.state == "TIMEOUT") {
       pass.stalled = true;
       pass.stalled_reason = "StartupTimeout";
-      pass.stalled_message = target.name + ": " + target.message +
-                             "; run svcctl retry or change the spec";
+      pass.stalled_message =
+          target.name + ": " + target.message + "; run svcctl retry or change the spec";
       return Status::Ok();
     }
     if (target.state != "FAILED") continue;
+    bool handled = false;
+    Status retried = RetryBusyPort(pass, target, handled);
+    if (!retried.ok()) return retried;
+    if (handled) continue;
     if (target.attempts >= policy.max_retries) {
       pass.stalled = true;
       pass.stalled_reason = "RetryBudgetExhausted";
@@ -368,9 +505,9 @@ Status DeployController::ActOnFailures(Pass& pass) {
     if (!rows.ok()) return rows.status();
     for (const auto& row : *rows) {
       if (!group && row.name != target.name) continue;
-      runtime_.UpdateTarget(uid, row.name, row.lease_version,
-                            {.state = "PENDING", .message = "restarting", .attempts = target.attempts + 1},
-                            "svcd");
+      runtime_.UpdateTarget(
+          uid, row.name, row.lease_version,
+          {.state = "PENDING", .message = "restarting", .attempts = target.attempts + 1}, "svcd");
     }
     Record(pass, "Normal", "Restarting",
            (group ? "group" : target.name) + std::string(" restart ") +
@@ -396,7 +533,8 @@ Status DeployController::ReplaceOutdated(Pass& pass) {
   for (const auto& target : pass.targets) {
     if (!group && target.generation == generation) continue;
     if (pass.observed[target.name].dispatched) {
-      Status stopped = StopTarget(pass, target, "replaced by generation " + std::to_string(generation));
+      Status stopped =
+          StopTarget(pass, target, "replaced by generation " + std::to_string(generation));
       if (!stopped.ok()) return stopped;
     }
   }
@@ -480,10 +618,9 @@ Result DeployController::ReconcileDeletion(Pass& pass) {
   Status written = WriteStatus(pass);
   if (!written.ok() && written.code() != Code::kNotFound) return written;
   Record(pass, "Normal", "TargetsStopped", "every target stopped; removing the finalizer");
-  StatusOr<store::WriteResult> removed =
-      store_.RemoveFinalizer({api::kKindServiceDeploy, pass.deploy.metadata.namespace_,
-                              pass.deploy.metadata.name},
-                             api::kDeployFinalizer, "svcd");
+  StatusOr<store::WriteResult> removed = store_.RemoveFinalizer(
+      {api::kKindServiceDeploy, pass.deploy.metadata.namespace_, pass.deploy.metadata.name},
+      api::kDeployFinalizer, "svcd");
   if (!removed.ok() && removed.status().code() != Code::kNotFound) return removed.status();
   return Result::Done();
 }
@@ -500,8 +637,8 @@ void DeployController::SyncProbes(Pass& pass) {
     }
     if (probe && o.alive) {
       probe::ProbeTarget probe_target{pass.hosts.at(target.host).spec.address, 0, *probe};
-      Status status = registered ? probes_->Update(key, probe_target)
-                                 : probes_->Register(key, probe_target);
+      Status status =
+          registered ? probes_->Update(key, probe_target) : probes_->Register(key, probe_target);
       if (!status.ok()) {
         spdlog::warn("deploy={} target={} probe not registered: {}", pass.key, target.name,
                      status.message());

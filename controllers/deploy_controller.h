@@ -43,6 +43,8 @@ struct DeployControllerOptions {
   std::chrono::seconds steady_recheck{30};
 };
 
+struct Observed;  // controllers/deploy_status.h
+
 class DeployController final : public reconciler::Reconciler, public dispatch::ObservationSink {
  public:
   // Every collaborator must outlive the controller. `executor` runs targets
@@ -68,7 +70,8 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
                      const dispatch::HeartbeatReport& report) override;
   Status OnLog(const dispatch::ReportContext& context, int64_t offset,
                std::string_view bytes) override;
-  Status OnExit(const dispatch::ReportContext& context, const dispatch::ExitReport& report) override;
+  Status OnExit(const dispatch::ReportContext& context,
+                const dispatch::ExitReport& report) override;
 
   // Asks for a rollout restart of deploy `key`: every target is stopped and
   // started again in startup order with freshly rendered scripts.
@@ -97,8 +100,11 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   Status StartPending(Pass& pass);
   Status StopTarget(Pass& pass, const store::TargetRecord& target, const std::string& why);
   Status DispatchTarget(Pass& pass, const store::TargetRecord& target);
+  std::string CheckRendered(Pass& pass, const store::TargetRecord& target);
   Status WriteStatus(Pass& pass);
   void SyncProbes(Pass& pass);
+  bool ExitedOnBusyPort(const Pass& pass, const store::TargetRecord& target, const Observed& o);
+  Status RetryBusyPort(Pass& pass, const store::TargetRecord& target, bool& handled);
   std::optional<api::Probe> ProbeOf(const Pass& pass, const std::string& role) const;
   void Record(Pass& pass, const std::string& type, const std::string& reason,
               const std::string& message);
@@ -113,9 +119,12 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
 
   std::mutex mu_;
   std::function<void(const std::string&)> enqueue_;  // guarded by mu_
-  std::map<std::string, std::string> key_by_uid_;     // guarded by mu_
-  std::map<std::string, std::string> probe_keys_;     // probe key -> deploy key; guarded by mu_
-  std::set<std::string> restart_requests_;            // deploy keys; guarded by mu_
+  std::map<std::string, std::string> key_by_uid_;    // guarded by mu_
+  std::map<std::string, std::string> probe_keys_;    // probe key -> deploy key; guarded by mu_
+  std::set<std::string> restart_requests_;           // deploy keys; guarded by mu_
+  // Restarts after "address already in use" per "namespace/name/target"
+  // since the target was last ready; guarded by mu_.
+  std::map<std::string, int> port_busy_retries_;
 };
 
 }  // namespace svcd::controllers

@@ -30,6 +30,7 @@ struct Observed {
   int64_t submit_ms = 0;
   int64_t end_ms = 0;
   std::string dispatch_id;
+  int attempt = 0;    // the dispatch's attempt number, from 1
   std::string error;  // why the dispatch failed or was lost, when it did
 };
 

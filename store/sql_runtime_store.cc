@@ -419,6 +419,16 @@ StatusOr<DispatchRecord> SqlRuntimeStore::BeginAttempt(const std::string& deploy
                 "stage = 'START_PROCESS', attempts = :a, update_time = :t WHERE target_id = :id",
                 {static_cast<long long>(dispatch.lease_version), static_cast<long long>(attempts),
                  static_cast<long long>(dispatch.submit_ms), dispatch.target_id});
+        TargetRow after = *row;
+        after.state = "DISPATCHING";
+        after.stage = "START_PROCESS";
+        after.attempts = attempts;
+        after.lease_version = dispatch.lease_version;
+        std::vector<std::string> changed = {"state", "stage", "lease_version"};
+        if (attempts != row->attempts) changed.push_back("attempts");
+        AuditTarget(session, "UPDATE", after, nlohmann::json(changed).dump(),
+                    TargetJson(row->state, row->stage, row->message, row->attempts).dump(),
+                    TargetJson(after.state, after.stage, row->message, attempts).dump(), "svcd");
         return Status::Ok();
       });
   if (!status.ok()) return status;

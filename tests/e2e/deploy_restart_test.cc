@@ -1,7 +1,10 @@
 // End-to-end tests of the ServiceDeploy reconcile loop with real processes:
 // startup, restarts after a crash, the retry budget and startup timeouts.
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <thread>
@@ -65,6 +68,18 @@ TEST_P(DeployRestartTest, QuickstartBecomesReady) {
       std::chrono::seconds(15)))
       << logs.out << logs.err;
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
+
+  // Every stage of the master's way to Ready has an audit row, in order.
+  const std::string& url = options().store_url;
+  if (url.rfind("sqlite:", 0) != 0) return;
+  const CommandResult audit = RunCommand(
+      {"sqlite3", url.substr(7),
+       "SELECT json_extract(new_data, '$.stage') FROM op_audit_log a JOIN svc_deploy_target t "
+       "ON a.entity_id = t.target_id WHERE a.entity_type = 'TARGET' AND t.target_name = 'master' "
+       "AND a.changed_fields LIKE '%stage%' ORDER BY a.op_time, a.rowid"},
+      {}, "");
+  ASSERT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_EQ(audit.out, "RENDER_ENV\nRENDER_CMD\nSTART_PROCESS\nHEALTH_CHECK\nREADY\n");
 }
 
 TEST_P(DeployRestartTest, GroupScopeRestartsEveryTargetInOrder) {
@@ -193,6 +208,47 @@ TEST_P(DeployRestartTest, NeverReadyMasterTimesOut) {
   EXPECT_EQ(Condition(deploy, "Ready"), "False");
   EXPECT_THAT(Targets(deploy).at("master").value("message", ""),
               HasSubstr("startupTimeoutSeconds"));
+}
+
+// A port still held by someone else (as by a process of the generation
+// being replaced) is waited out with restarts of that target alone, and the
+// retry budget is left untouched, even with maxRetries 0.
+TEST_P(DeployRestartTest, BusyPortIsRetriedWithoutSpendingTheBudget) {
+  const int holder = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(worker_ports_[0]);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(holder, 4), 0);
+
+  DeployKnobs knobs;
+  knobs.scope = "Group";
+  knobs.max_retries = 0;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  auto busy_retries = [&] {
+    int count = 0;
+    for (const auto& [reason, message] : Events("quickstart")) count += reason == "PortBusyRetry";
+    return count;
+  };
+  const bool retried = WaitUntil([&] { return busy_retries() >= 2; }, std::chrono::seconds(30));
+  const nlohmann::json during = GetDeploy("quickstart");
+  TrackTargets(during);
+  close(holder);
+  ASSERT_TRUE(retried) << during.dump(2);
+  EXPECT_NE(during["status"].value("phase", ""), "Failed") << during.dump(2);
+  EXPECT_NE(Condition(during, "Stalled"), "True");
+
+  const TargetMap targets = Targets(WaitReady("quickstart"));
+  for (const char* name : {"master", "worker-0", "worker-1"}) {
+    EXPECT_EQ(AttemptsOf(targets, name), 0) << name;
+  }
+  // Only worker-0 was started again: the master has one dispatch.
+  const std::vector<std::string> dispatches = DispatchMessages("quickstart");
+  EXPECT_EQ(std::count_if(dispatches.begin(), dispatches.end(),
+                          [](const std::string& m) { return m.rfind("master ", 0) == 0; }),
+            1);
 }
 
 SVCD_E2E_INSTANTIATE(DeployRestartTest);
