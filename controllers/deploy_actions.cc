@@ -299,6 +299,9 @@ Status DeployController::DispatchTarget(Pass& pass, const store::TargetRecord& t
                           "Host " + host.metadata.name +
                           " uses executor powerjob, which this svcd build cannot dispatch to");
   const std::string attempt = "attempt " + std::to_string(dispatch->attempt);
+  if (options_.metrics != nullptr) {
+    options_.metrics->IncDispatch(host.spec.executor, sent.ok() ? "success" : "error");
+  }
   if (!sent.ok()) {
     runtime_.MarkDispatch(dispatch->dispatch_id, "FAILED", sent.message());
     Record(pass, "Warning", "DispatchFailed", target.name + " " + attempt + ": " + sent.message());
@@ -375,6 +378,10 @@ Status DeployController::RetryBusyPort(Pass& pass, const store::TargetRecord& ta
                             {.state = "PENDING", .message = message}, "svcd");
   if (!updated.ok() && updated.code() != Code::kAborted) return updated;
   Record(pass, "Normal", "PortBusyRetry", target.name + ": " + message);
+  if (options_.metrics != nullptr) {
+    options_.metrics->IncTargetRestarts(pass.deploy.metadata.namespace_, pass.deploy.metadata.name,
+                                        target.name);
+  }
   runtime_.AppendAgentLog(pass.deploy.metadata.uid, target.name, message);
   return Status::Ok();
 }
@@ -508,6 +515,10 @@ Status DeployController::ActOnFailures(Pass& pass) {
       runtime_.UpdateTarget(
           uid, row.name, row.lease_version,
           {.state = "PENDING", .message = "restarting", .attempts = target.attempts + 1}, "svcd");
+      if (options_.metrics != nullptr) {
+        options_.metrics->IncTargetRestarts(pass.deploy.metadata.namespace_,
+                                            pass.deploy.metadata.name, row.name);
+      }
     }
     Record(pass, "Normal", "Restarting",
            (group ? "group" : target.name) + std::string(" restart ") +
@@ -646,10 +657,12 @@ void DeployController::SyncProbes(Pass& pass) {
       }
       std::lock_guard lock(mu_);
       probe_keys_[key] = pass.key;
+      probe_types_[key] = probe->http ? "http" : probe->tcp ? "tcp" : "exec";
     } else if (registered) {
       probes_->Unregister(key);
       std::lock_guard lock(mu_);
       probe_keys_.erase(key);
+      probe_types_.erase(key);
     }
   }
 }
@@ -671,6 +684,7 @@ Status DeployController::WriteStatus(Pass& pass) {
   in.up_to_date_reason = pass.up_to_date_reason;
   in.now_ms = pass.now_ms;
   api::ServiceDeployStatus status = BuildStatus(in);
+  ExportMetrics(pass, status);
   if (status == pass.deploy.status) return Status::Ok();
   api::ServiceDeploy updated = pass.deploy;
   updated.status = std::move(status);
@@ -678,6 +692,47 @@ Status DeployController::WriteStatus(Pass& pass) {
   if (!written.ok()) return written.status();
   pass.deploy.status = updated.status;
   return Status::Ok();
+}
+
+// Hands the deploy's phase and target states, and its first Ready of this
+// generation, to the metrics.
+void DeployController::ExportMetrics(const Pass& pass, const api::ServiceDeployStatus& status) {
+  metrics::SvcdMetrics* metrics = options_.metrics;
+  if (metrics == nullptr) return;
+  const std::string& ns = pass.deploy.metadata.namespace_;
+  const std::string& name = pass.deploy.metadata.name;
+  if (!status.phase.empty()) {
+    Status set = metrics->SetDeployPhase(ns, name, status.phase);
+    if (!set.ok()) spdlog::warn("deploy={} phase metric: {}", pass.key, set.message());
+  }
+  std::vector<metrics::TargetCount> counts;
+  for (const store::TargetRecord& target : pass.targets) {
+    counts.push_back({target.role, target.state, 1});
+  }
+  Status set = metrics->SetDeployTargets(ns, name, counts);
+  if (!set.ok()) spdlog::warn("deploy={} target metrics: {}", pass.key, set.message());
+  if (status.phase != "Ready") return;
+  int64_t since_ms = -1;
+  {
+    std::lock_guard lock(mu_);
+    auto seen = generations_.find(pass.key);
+    if (seen != generations_.end() && !seen->second.ready_observed &&
+        seen->second.generation == pass.deploy.metadata.generation) {
+      seen->second.ready_observed = true;
+      since_ms = pass.now_ms - seen->second.first_seen_ms;
+    }
+  }
+  if (since_ms >= 0) metrics->ObserveDeployReady(std::chrono::milliseconds(since_ms));
+}
+
+void DeployController::ForgetMetrics(const std::string& key) {
+  {
+    std::lock_guard lock(mu_);
+    generations_.erase(key);
+  }
+  if (options_.metrics == nullptr) return;
+  const size_t slash = key.find('/');
+  options_.metrics->ForgetDeploy(key.substr(0, slash), key.substr(slash + 1));
 }
 
 }  // namespace svcd::controllers

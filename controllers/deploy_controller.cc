@@ -1,9 +1,9 @@
 #include "controllers/deploy_controller.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <random>
-
-#include <spdlog/spdlog.h>
 
 #include "api/codec.h"
 #include "api/defaults.h"
@@ -71,8 +71,7 @@ void DeployController::SetEnqueue(std::function<void(const std::string&)> enqueu
 }
 
 int64_t DeployController::NowMs() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             clock_.WallNow().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch())
       .count();
 }
 
@@ -180,6 +179,19 @@ void DeployController::OnProbeResult(const probe::ProbeEvent& event) {
     }
   }
   if (uid.empty()) return;
+  if (options_.metrics != nullptr) {
+    std::string type;
+    {
+      std::lock_guard lock(mu_);
+      auto it = probe_types_.find(event.key);
+      if (it != probe_types_.end()) type = it->second;
+    }
+    const size_t slash = deploy_key.find('/');
+    if (!type.empty()) {
+      options_.metrics->ObserveProbe(deploy_key.substr(0, slash), deploy_key.substr(slash + 1),
+                                     target, type, event.result.success, event.result.latency);
+    }
+  }
   store::ProbeEventRecord record;
   record.target = target;
   record.passed = event.result.success;
@@ -187,8 +199,9 @@ void DeployController::OnProbeResult(const probe::ProbeEvent& event) {
       std::chrono::duration_cast<std::chrono::milliseconds>(event.result.latency).count();
   record.message = event.result.message;
   Status stored = runtime_.AppendProbeEvent(uid, target, record, options_.probe_events_kept);
-  if (!stored.ok()) spdlog::warn("deploy={} target={} storing probe result failed: {}", deploy_key,
-                                 target, stored.message());
+  if (!stored.ok())
+    spdlog::warn("deploy={} target={} storing probe result failed: {}", deploy_key, target,
+                 stored.message());
 }
 
 }  // namespace svcd::controllers

@@ -25,6 +25,7 @@
 #include "api/types.h"
 #include "dispatch/executor.h"
 #include "dispatch/observation_sink.h"
+#include "metrics/svcd_metrics.h"
 #include "probe/probe_scheduler.h"
 #include "reconciler/clock.h"
 #include "reconciler/reconciler.h"
@@ -41,6 +42,9 @@ struct DeployControllerOptions {
   int probe_events_kept = 200;  // per target
   // How often a converged deploy is checked again even without events.
   std::chrono::seconds steady_recheck{30};
+  // Receives deploy phases, target states, restarts, dispatches, probe
+  // results and times to Ready. May be null.
+  metrics::SvcdMetrics* metrics = nullptr;
 };
 
 struct Observed;  // controllers/deploy_status.h
@@ -109,6 +113,8 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   void Record(Pass& pass, const std::string& type, const std::string& reason,
               const std::string& message);
   int64_t NowMs() const;
+  void ExportMetrics(const Pass& pass, const api::ServiceDeployStatus& status);
+  void ForgetMetrics(const std::string& key);
 
   store::Store& store_;
   store::RuntimeStore& runtime_;
@@ -125,6 +131,16 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   // Restarts after "address already in use" per "namespace/name/target"
   // since the target was last ready; guarded by mu_.
   std::map<std::string, int> port_busy_retries_;
+  // Probe key -> probe type ("http", "tcp", "exec"); guarded by mu_.
+  std::map<std::string, std::string> probe_types_;
+  // Deploy key -> the generation seen and when it was first seen, for the
+  // time to Ready; guarded by mu_.
+  struct GenerationSeen {
+    int64_t generation = 0;
+    int64_t first_seen_ms = 0;
+    bool ready_observed = false;
+  };
+  std::map<std::string, GenerationSeen> generations_;
 };
 
 }  // namespace svcd::controllers

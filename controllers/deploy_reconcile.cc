@@ -1,9 +1,9 @@
 // The reconcile steps of DeployController.
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <random>
-
-#include <spdlog/spdlog.h>
 
 #include "api/codec.h"
 #include "api/defaults.h"
@@ -50,7 +50,8 @@ Result DeployController::Reconcile(const std::string& key, const reconciler::Con
   StatusOr<api::Object> object =
       store_.Get({api::kKindServiceDeploy, key.substr(0, slash), key.substr(slash + 1)});
   if (!object.ok() && object.status().code() == Code::kNotFound) {
-    // Gone: forget its probes.
+    // Gone: forget its probes and series.
+    ForgetMetrics(key);
     std::lock_guard lock(mu_);
     for (auto it = probe_keys_.begin(); it != probe_keys_.end();) {
       if (it->second == key) {
@@ -70,6 +71,10 @@ Result DeployController::Reconcile(const std::string& key, const reconciler::Con
   {
     std::lock_guard lock(mu_);
     key_by_uid_[pass.deploy.metadata.uid] = key;
+    GenerationSeen& seen = generations_[key];
+    if (seen.generation != pass.deploy.metadata.generation) {
+      seen = {pass.deploy.metadata.generation, pass.now_ms, false};
+    }
   }
   Result result = ReconcileDeploy(pass);
   if (!result.ok()) {
@@ -127,8 +132,8 @@ Result DeployController::ReconcileDeploy(Pass& pass) {
     for (store::TargetPlan& plan : plans) {
       for (const store::TargetRecord& record : pass.targets) {
         if (record.name != plan.name) continue;
-        const bool running = record.state == "DISPATCHING" || record.state == "RUNNING" ||
-                             record.state == "READY";
+        const bool running =
+            record.state == "DISPATCHING" || record.state == "RUNNING" || record.state == "READY";
         // A generation keeps the scripts rendered when it was first seen, so
         // a later template or Host edit restarts nothing. A running target
         // of an older generation keeps its script until it is replaced.
@@ -236,7 +241,8 @@ Status DeployController::RolloutRestart(Pass& pass) {
   if (!rows.ok()) return rows.status();
   for (const auto& row : *rows) {
     runtime_.UpdateTarget(uid, row.name, row.lease_version,
-                          {.state = "PENDING", .message = "rollout restart", .attempts = 0}, "svcd");
+                          {.state = "PENDING", .message = "rollout restart", .attempts = 0},
+                          "svcd");
   }
   Record(pass, "Normal", "RolloutRestart", "restarting every target with freshly rendered scripts");
   rows = runtime_.ListTargets(uid);

@@ -25,8 +25,8 @@ std::string PhaseOf(const StatusInputs& in) {
 
 api::Condition MakeCondition(const StatusInputs& in, const std::string& type, bool value,
                              const std::string& reason, const std::string& message) {
-  api::Condition condition{type, value ? "True" : "False", reason, message,
-                           FormatRfc3339(in.now_ms), in.deploy->metadata.generation};
+  api::Condition condition{type,    value ? "True" : "False", reason,
+                           message, FormatRfc3339(in.now_ms), in.deploy->metadata.generation};
   for (const api::Condition& old : in.deploy->status.conditions) {
     if (old.type == type && old.status == condition.status) {
       condition.last_transition_time = old.last_transition_time;
@@ -47,17 +47,19 @@ std::vector<api::Condition> ConditionsOf(const StatusInputs& in, const std::stri
   out.push_back(MakeCondition(in, "Ready", phase == "Ready",
                               phase == "Ready" ? "AllTargetsReady" : "TargetsNotReady", counts));
   const bool progressing = phase == "Progressing" || phase == "Degraded";
-  out.push_back(MakeCondition(in, "Progressing", progressing,
-                              progressing ? "TargetsStarting" : (phase == "Ready" ? "Converged" : phase),
-                              progressing ? counts : ""));
+  out.push_back(
+      MakeCondition(in, "Progressing", progressing,
+                    progressing ? "TargetsStarting" : (phase == "Ready" ? "Converged" : phase),
+                    progressing ? counts : ""));
   out.push_back(MakeCondition(in, "Stalled", in.stalled,
                               in.stalled ? in.stalled_reason : "RetryBudgetLeft",
                               in.stalled ? in.stalled_message : ""));
   out.push_back(MakeCondition(in, "UpToDate", in.up_to_date,
                               in.up_to_date ? "RenderedCommandsCurrent" : in.up_to_date_reason,
-                              in.up_to_date ? ""
-                                            : "a template or Host changed after this generation was "
-                                              "rendered; run svcctl rollout restart to pick it up"));
+                              in.up_to_date
+                                  ? ""
+                                  : "a template or Host changed after this generation was "
+                                    "rendered; run svcctl rollout restart to pick it up"));
   return out;
 }
 

@@ -1,8 +1,10 @@
 // svcd: the API server, store and reconcile loop.
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -14,16 +16,16 @@
 #include <sstream>
 #include <thread>
 
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
-
 #include "api/version.h"
 #include "controllers/deploy_controller.h"
 #include "dispatch/local_executor.h"
 #include "dispatch/report_handler.h"
+#include "metrics/exposition.h"
+#include "metrics/svcd_metrics.h"
 #include "probe/system_prober.h"
 #include "reconciler/controller.h"
 #include "server/api_handlers.h"
+#include "server/archive_handlers.h"
 #include "server/auth.h"
 #include "server/http_server.h"
 #include "store/store.h"
@@ -42,6 +44,7 @@ struct Flags {
   size_t max_body_bytes = 1 << 20;
   size_t max_script_bytes = 64 * 1024;
   int lease_ttl_seconds = 15;
+  std::string metrics_listen;  // empty: /metrics on the API listener only
 };
 
 // Reads a secret from a file, dropping one trailing newline.
@@ -87,7 +90,8 @@ int Serve(Flags flags) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
-  if (!ec) flags.data_dir = std::filesystem::absolute(flags.data_dir, ec).lexically_normal().string();
+  if (!ec)
+    flags.data_dir = std::filesystem::absolute(flags.data_dir, ec).lexically_normal().string();
   if (ec) {
     return Fail(svcd::Status::InvalidArgument("cannot create data dir " + flags.data_dir + ": " +
                                               ec.message()));
@@ -123,18 +127,25 @@ int Serve(Flags flags) {
     authenticator = std::make_unique<svcd::server::TokenAuthenticator>(std::move(*loaded));
   }
 
+  auto metrics = svcd::metrics::SvcdMetrics::Create(svcd::kVersion);
+  if (!metrics.ok()) return Fail(metrics.status());
+
   // The reconcile loop: local executor, probes and the ServiceDeploy controller.
   svcd::reconciler::RealClock clock;
   svcd::dispatch::LocalExecutor executor({.data_dir = flags.data_dir}, clock);
   svcd::probe::SystemProber prober;
-  svcd::controllers::DeployController deploys(
-      **store, executor, prober, clock,
-      {.advertise_url = AdvertiseUrl(flags), .max_script_bytes = flags.max_script_bytes});
+  svcd::controllers::DeployController deploys(**store, executor, prober, clock,
+                                              {.advertise_url = AdvertiseUrl(flags),
+                                               .max_script_bytes = flags.max_script_bytes,
+                                               .metrics = metrics->get()});
   svcd::reconciler::ControllerOptions controller_options;
   controller_options.name = "servicedeploy";
   controller_options.workers = flags.workers;
   controller_options.lister = [&deploys] { return deploys.ListKeys(); };
-  auto controller = svcd::reconciler::Controller::Create(std::move(controller_options), deploys, clock);
+  controller_options.metrics = metrics->get();
+  controller_options.queue_metrics = metrics->get();
+  auto controller =
+      svcd::reconciler::Controller::Create(std::move(controller_options), deploys, clock);
   if (!controller.ok()) return Fail(controller.status());
   svcd::reconciler::Controller* loop = controller->get();
   deploys.SetEnqueue([loop](const std::string& key) { loop->Enqueue(key); });
@@ -152,13 +163,22 @@ int Serve(Flags flags) {
     for (const auto& user : *users) loop->Enqueue(user.namespace_ + "/" + user.name);
   };
   svcd::server::Router router;
-  svcd::server::ApiHandlers handlers(**store, {.max_script_bytes = flags.max_script_bytes,
-                                               .make_suffix = RandomSuffix,
-                                               .on_change = on_change,
-                                               .on_restart = [&deploys](const std::string& key) {
-                                                 deploys.RequestRestart(key);
-                                               }});
-  if (svcd::Status registered = handlers.Register(router); !registered.ok()) return Fail(registered);
+  svcd::server::ApiHandlers handlers(
+      **store, {.max_script_bytes = flags.max_script_bytes,
+                .make_suffix = RandomSuffix,
+                .on_change = on_change,
+                .on_restart = [&deploys](const std::string& key) { deploys.RequestRestart(key); }});
+  if (svcd::Status registered = handlers.Register(router); !registered.ok())
+    return Fail(registered);
+  if (svcd::Status added = svcd::server::RegisterArchiveRoutes(
+          router, **store, {.archiver = {.data_dir = flags.data_dir}});
+      !added.ok()) {
+    return Fail(added);
+  }
+  if (svcd::Status added = svcd::metrics::AddMetricsRoute(router, (*metrics)->registry());
+      !added.ok()) {
+    return Fail(added);
+  }
   if (svcd::Status added = svcd::dispatch::AddReportRoute(router, deploys); !added.ok()) {
     return Fail(added);
   }
@@ -167,6 +187,7 @@ int Serve(Flags flags) {
   http_options.max_body_bytes = flags.max_body_bytes;
   http_options.workers = static_cast<size_t>(std::max(8, flags.workers * 2));
   http_options.readiness_check = [store_ptr] { return store_ptr->Ping(); };
+  http_options.request_observer = svcd::metrics::ApiRequestObserver(**metrics);
   svcd::server::HttpServer server(http_options, std::move(router), std::move(authenticator));
   if (svcd::Status started = server.Start(); !started.ok()) {
     (*store)->ReleaseLease(holder);
@@ -174,6 +195,27 @@ int Serve(Flags flags) {
   }
   spdlog::info("svcd {} serving on {} with store {}", svcd::kVersion, server.BaseUrl(),
                store_url.rfind("sqlite:", 0) == 0 ? store_url : "mysql");
+  // The separate metrics listener starts after the API server: both would
+  // share one acceptor in this process if the addresses were the same.
+  std::unique_ptr<svcd::server::HttpServer> metrics_server;
+  if (!flags.metrics_listen.empty()) {
+    std::unique_ptr<svcd::server::TokenAuthenticator> metrics_auth;
+    if (!flags.token_file.empty()) {
+      auto loaded = svcd::server::TokenAuthenticator::LoadFile(flags.token_file);
+      if (!loaded.ok()) return Fail(loaded.status());
+      metrics_auth = std::make_unique<svcd::server::TokenAuthenticator>(std::move(*loaded));
+    }
+    auto started = svcd::metrics::StartMetricsListener(
+        {.address = flags.metrics_listen, .authenticator = std::move(metrics_auth)},
+        (*metrics)->registry());
+    if (!started.ok()) {
+      server.Stop(std::chrono::seconds(5));
+      (*store)->ReleaseLease(holder);
+      return Fail(started.status());
+    }
+    metrics_server = std::move(*started);
+    spdlog::info("metrics served on {}", metrics_server->BaseUrl());
+  }
   if (svcd::Status started = loop->Start(); !started.ok()) return Fail(started);
   auto keys = deploys.ListKeys();
   if (keys.ok()) {
@@ -217,6 +259,7 @@ int Serve(Flags flags) {
   svcd::Status loop_stopped = loop->Stop(std::chrono::seconds(30));
   if (!loop_stopped.ok()) spdlog::warn("{}", loop_stopped.message());
   deploys.Shutdown();
+  if (metrics_server) metrics_server->Stop(std::chrono::seconds(5));
   svcd::Status stopped = server.Stop(std::chrono::seconds(10));
   if (!stopped.ok()) spdlog::warn("{}", stopped.message());
   (*store)->ReleaseLease(holder);
@@ -244,7 +287,8 @@ int main(int argc, char** argv) {
                  "the MySQL password comes from $SVCD_STORE_PASSWORD or --store-password-file");
   app.add_option("--store-password-file", flags.store_password_file,
                  "File holding the MySQL password");
-  app.add_option("--data-dir", flags.data_dir, "Directory for the SQLite store, run dirs and archives")
+  app.add_option("--data-dir", flags.data_dir,
+                 "Directory for the SQLite store, run dirs and archives")
       ->capture_default_str();
   app.add_option("--workers", flags.workers, "Concurrent reconciles")
       ->check(CLI::Range(1, 64))
@@ -266,6 +310,9 @@ int main(int argc, char** argv) {
                  "A controller lease not renewed for this long may be taken over")
       ->check(CLI::Range(3, 3600))
       ->capture_default_str();
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "Also serve /metrics on this HOST:PORT of its own (it is always served on "
+                 "--listen too)");
   CLI::App* version = app.add_subcommand("version", "Print the svcd version and exit");
   CLI11_PARSE(app, argc, argv);
 
