@@ -4,6 +4,9 @@
 
 namespace svcd::ctl {
 
+// Defined in archive_command.cc.
+void AddArchiveCommand(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+
 void AddCommands(CLI::App& app, CommandRegistry& registry) {
   static GlobalOptions global;
   app.add_option("-s,--server", global.server,
@@ -26,6 +29,7 @@ void AddCommands(CLI::App& app, CommandRegistry& registry) {
   AddGetCommand(app, global, registry);
   AddDeleteCommands(app, global, registry);
   AddWatchCommands(app, global, registry);
+  AddArchiveCommand(app, global, registry);
 }
 
 }  // namespace svcd::ctl

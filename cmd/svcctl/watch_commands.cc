@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "cmd/svcctl/commands.h"
@@ -25,6 +26,8 @@ struct LogFlags {
   int tail = -1;
   int64_t since_seq = 0;
   bool previous = false;
+  std::string since;                     // --since: 10m or an RFC 3339 time
+  std::string reconnect_timeout = "5m";  // --reconnect-timeout
 };
 
 // Returns "Phase, N/M targets ready" for a progress line.
@@ -103,7 +106,8 @@ int RunWait(const GlobalOptions& global, const WaitFlags& flags) {
   }
 }
 
-// Prints the lines of one page; returns the highest seq seen per target.
+// Prints the lines of one page and raises `last[target]` to the highest
+// seq printed of each target.
 void PrintLines(const nlohmann::json& page, bool prefix, std::map<std::string, int64_t>& last) {
   for (const auto& line : page["items"]) {
     const std::string target = line.value("target", "");
@@ -114,65 +118,192 @@ void PrintLines(const nlohmann::json& page, bool prefix, std::map<std::string, i
   std::cout.flush();
 }
 
+// The lines one log request returns at most (the server's page).
+constexpr size_t kLogPageLines = 10000;
+// Follow polls this often, and backs off from it up to the cap while svcd
+// cannot be reached.
+constexpr std::chrono::milliseconds kFollowPoll{500};
+constexpr std::chrono::milliseconds kMaxReconnectPause{5000};
+
+// Returns the query parameter for --since: sinceSeconds for a duration
+// such as 10m, sinceTime for an RFC 3339 time; "" when unset.
+StatusOr<std::string> SinceQuery(const std::string& since) {
+  if (since.empty()) return std::string();
+  StatusOr<int64_t> ms = ParseDurationMs(since);
+  if (ms.ok()) {
+    if (*ms < 1) return Status::InvalidArgument("invalid --since \"0\": use a positive duration");
+    return "&sinceSeconds=" + std::to_string((*ms + 999) / 1000);
+  }
+  if (since.size() >= 20 && since[4] == '-' && (since[10] == 'T' || since[10] == 't')) {
+    return "&sinceTime=" + UrlEncode(since);
+  }
+  return Status::InvalidArgument("invalid --since \"" + since +
+                                 "\": use a duration such as 10m or 2h, or an RFC 3339 time such "
+                                 "as 2024-05-01T12:00:00Z");
+}
+
+// Whether a failed request is worth repeating: svcd away, restarting or
+// overloaded. Errors about the request itself end the command.
+bool Retryable(const Status& status) {
+  return status.code() == Code::kUnavailable || status.code() == Code::kDeadlineExceeded ||
+         status.code() == Code::kInternal;
+}
+
+// Follows the log: polls every target from the last seq printed, so an
+// svcd restart or a dropped connection loses and repeats nothing. Lines
+// keep coming across restarts of the target, because seqs never reset.
+class LogFollower {
+ public:
+  LogFollower(const ApiClient& client, std::string base, bool prefix,
+              std::chrono::milliseconds give_up_after)
+      : client_(client), base_(std::move(base)), prefix_(prefix), give_up_after_(give_up_after) {}
+
+  // Polls until svcd reports an error that is not worth retrying, or
+  // cannot be reached for `give_up_after`. Returns the exit status.
+  int Run(std::map<std::string, int64_t>& last) {
+    auto pause = kFollowPoll;
+    auto failing_since = std::chrono::steady_clock::time_point();
+    while (true) {
+      std::this_thread::sleep_for(pause);
+      bool drained = true;
+      Status failed = PollOnce(last, drained);
+      if (failed.ok()) {
+        if (failing_since != std::chrono::steady_clock::time_point()) {
+          std::cerr << "svcctl: reconnected to svcd; resuming the log\n";
+        }
+        failing_since = {};
+        pause = drained ? kFollowPoll : std::chrono::milliseconds(0);
+        continue;
+      }
+      if (!Retryable(failed)) return PrintError(failed);
+      const auto now = std::chrono::steady_clock::now();
+      if (failing_since == std::chrono::steady_clock::time_point()) {
+        failing_since = now;
+        pause = kFollowPoll;
+      } else {
+        pause = std::min(pause * 2, kMaxReconnectPause);
+      }
+      if (now - failing_since >= give_up_after_) {
+        return PrintError(Status::Unavailable(
+            "gave up following the log: svcd was unreachable for " +
+            std::to_string(give_up_after_.count() / 1000) + " s (" + failed.message() + ")"));
+      }
+      std::cerr << "svcctl: lost the connection to svcd (" << failed.message()
+                << "); reconnecting in " << pause.count() << " ms and resuming after "
+                << Cursors(last) << "\n";
+    }
+  }
+
+ private:
+  // Asks for the new lines of every known target once. Clears `drained`
+  // when a page came back full, so the caller asks again at once.
+  Status PollOnce(std::map<std::string, int64_t>& last, bool& drained) {
+    const std::map<std::string, int64_t> cursors = last;
+    for (const auto& [target, seq] : cursors) {
+      StatusOr<nlohmann::json> page =
+          CallJson(client_, "GET",
+                   base_ + "?afterSeq=" + std::to_string(seq) + "&target=" + UrlEncode(target));
+      if (!page.ok() && page.status().code() == Code::kNotFound && prefix_) {
+        // A target removed by a scale-down is dropped while its deploy lives.
+        StatusOr<nlohmann::json> deploy = CallJson(client_, "GET", base_ + "?tail=0");
+        if (!deploy.ok()) return deploy.status();
+        last.erase(target);
+        continue;
+      }
+      if (!page.ok()) return page.status();
+      PrintLines(*page, prefix_, last);
+      if ((*page)["items"].size() >= kLogPageLines) drained = false;
+      // Targets added since (more workers) are followed from their start.
+      if (prefix_ && page->contains("targets")) {
+        for (const auto& name : (*page)["targets"]) last.emplace(name.get<std::string>(), 0);
+      }
+    }
+    return Status::Ok();
+  }
+
+  static std::string Cursors(const std::map<std::string, int64_t>& last) {
+    std::string text;
+    for (const auto& [target, seq] : last) {
+      text +=
+          (text.empty() ? "" : ", ") + std::string("seq ") + std::to_string(seq) + " of " + target;
+    }
+    return text;
+  }
+
+  const ApiClient& client_;
+  const std::string base_;
+  const bool prefix_;
+  const std::chrono::milliseconds give_up_after_;
+};
+
+Status ValidateLogFlags(const LogFlags& flags) {
+  if (flags.previous && flags.node.empty()) {
+    return Status::InvalidArgument("--previous needs --target NAME: attempts are per target");
+  }
+  if (flags.previous && flags.follow) {
+    return Status::InvalidArgument(
+        "--previous shows an attempt that has ended, so it cannot be followed; drop -f");
+  }
+  if (flags.tail < -1) {
+    return Status::InvalidArgument("invalid --tail " + std::to_string(flags.tail) +
+                                   ": use 0 or more lines");
+  }
+  if (flags.since_seq < 0) {
+    return Status::InvalidArgument("invalid --since-seq " + std::to_string(flags.since_seq) +
+                                   ": use 0 or more");
+  }
+  return Status::Ok();
+}
+
 int RunLogs(const GlobalOptions& global, const LogFlags& flags) {
   StatusOr<std::pair<KindInfo, std::string>> target = ResolveKindSlashName(flags.target);
   if (!target.ok()) return PrintError(target.status());
   if (target->first.kind != api::kKindServiceDeploy || target->second.empty()) {
     return PrintError(Status::InvalidArgument("logs needs sd/NAME"));
   }
+  if (Status valid = ValidateLogFlags(flags); !valid.ok()) return PrintError(valid);
+  StatusOr<std::string> since = SinceQuery(flags.since);
+  if (!since.ok()) return PrintError(since.status());
+  StatusOr<int64_t> give_up = ParseDurationMs(flags.reconnect_timeout);
+  if (!give_up.ok()) return PrintError(give_up.status());
+
   const ApiClient client = MakeClient(global);
   const std::string base =
       ObjectPath(target->first, EffectiveNamespace(global), target->second) + "/log";
-  std::map<std::string, int64_t> last;  // per target: the highest seq printed
-  auto query = [&](int64_t after_seq, bool first) {
-    std::string q = "?afterSeq=" + std::to_string(after_seq);
-    if (!flags.node.empty()) q += "&target=" + UrlEncode(flags.node);
-    if (first && flags.tail >= 0) q += "&tail=" + std::to_string(flags.tail);
-    if (flags.previous) q += "&previous=true";
-    return base + q;
-  };
-  StatusOr<nlohmann::json> page = CallJson(client, "GET", query(flags.since_seq, true));
+  std::string query = "?afterSeq=" + std::to_string(flags.since_seq) + *since;
+  if (!flags.node.empty()) query += "&target=" + UrlEncode(flags.node);
+  if (flags.tail >= 0) query += "&tail=" + std::to_string(flags.tail);
+  if (flags.previous) query += "&previous=true";
+  StatusOr<nlohmann::json> page = CallJson(client, "GET", base + query);
   if (!page.ok()) return PrintError(page.status());
+  std::map<std::string, int64_t> last;  // per target: the highest seq printed
   PrintLines(*page, flags.node.empty(), last);
   if (!flags.follow) return 0;
-  // Follow: poll from the last seq, so a dropped connection or an svcd
-  // restart loses and repeats nothing.
-  auto pause = std::chrono::milliseconds(500);
-  while (true) {
-    std::this_thread::sleep_for(pause);
-    int64_t after = flags.since_seq;
-    if (!flags.node.empty() && last.count(flags.node) > 0) after = last[flags.node];
-    if (flags.node.empty() && !last.empty()) {
-      // Several targets have independent seqs: ask for each one.
-      bool failed = false;
-      for (auto& [name, seq] : last) {
-        StatusOr<nlohmann::json> more = CallJson(
-            client, "GET",
-            base + "?afterSeq=" + std::to_string(seq) + "&target=" + UrlEncode(name) +
-                (flags.previous ? "&previous=true" : ""));
-        if (!more.ok()) {
-          failed = true;
-          break;
-        }
-        PrintLines(*more, true, last);
-      }
-      StatusOr<nlohmann::json> all = CallJson(client, "GET", base + "?afterSeq=0&tail=0");
-      if (all.ok() && all->contains("targets")) {
-        for (const auto& name : (*all)["targets"]) last.emplace(name.get<std::string>(), 0);
-      }
-      pause = failed ? std::min(pause * 2, std::chrono::milliseconds(5000))
-                     : std::chrono::milliseconds(500);
-      continue;
-    }
-    StatusOr<nlohmann::json> more = CallJson(client, "GET", query(after, false));
-    if (!more.ok()) {
-      if (more.status().code() == Code::kNotFound) return PrintError(more.status());
-      pause = std::min(pause * 2, std::chrono::milliseconds(5000));  // svcd away: back off
-      continue;
-    }
-    pause = std::chrono::milliseconds(500);
-    PrintLines(*more, flags.node.empty(), last);
+
+  // Follow each target from the last line printed. When --tail, --since or
+  // --since-seq hid lines, a target without printed lines starts after its
+  // newest stored line, so hidden lines stay hidden. NOTE: the server
+  // applies tail to the first 10000 lines after afterSeq, so for a longer
+  // log that start is too early.
+  std::vector<std::string> targets;
+  if (!flags.node.empty()) {
+    targets.push_back(flags.node);
+  } else if (page->contains("targets")) {
+    for (const auto& name : (*page)["targets"]) targets.push_back(name.get<std::string>());
   }
+  for (const std::string& name : targets) {
+    if (last.count(name) > 0) continue;
+    StatusOr<nlohmann::json> newest =
+        CallJson(client, "GET", base + "?afterSeq=0&tail=1&target=" + UrlEncode(name));
+    if (!newest.ok()) return PrintError(newest.status());
+    const bool hidden = flags.tail >= 0 || !flags.since.empty() || flags.since_seq > 0;
+    last[name] = flags.since_seq;
+    if (hidden && !(*newest)["items"].empty()) {
+      last[name] = std::max(flags.since_seq, (*newest)["items"].back().value("seq", int64_t{0}));
+    }
+  }
+  return LogFollower(client, base, flags.node.empty(), std::chrono::milliseconds(*give_up))
+      .Run(last);
 }
 
 int RunEvents(const GlobalOptions& global, const std::string& object) {
@@ -234,7 +365,14 @@ void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
   logs->add_flag("-f,--follow", log_flags->follow, "Keep printing new lines, across restarts");
   logs->add_option("--tail", log_flags->tail, "Print only the last N lines first");
   logs->add_option("--since-seq", log_flags->since_seq, "Print lines after sequence number N");
-  logs->add_flag("--previous", log_flags->previous, "Lines of the attempt before the latest one");
+  logs->add_flag("--previous", log_flags->previous,
+                 "Lines of the attempt before the latest one (needs --target)");
+  logs->add_option("--since", log_flags->since,
+                   "Only lines stored since then: a duration such as 10m, or an RFC 3339 time "
+                   "such as 2024-05-01T12:00:00Z");
+  logs->add_option("--reconnect-timeout", log_flags->reconnect_timeout,
+                   "With -f, how long to keep reconnecting to an unreachable svcd, such as 5m")
+      ->capture_default_str();
   registry.Add(logs, [&global, log_flags] { return RunLogs(global, *log_flags); });
 
   auto event_object = std::make_shared<std::string>();
