@@ -1,5 +1,6 @@
 #include "server/api_handlers.h"
 
+#include <chrono>
 #include <ctime>
 #include <regex>
 
@@ -336,6 +337,65 @@ StatusOr<int64_t> IntParam(const Request& request, const char* name, int64_t fal
   return std::stoll(text);
 }
 
+// Parses an RFC 3339 time such as 2024-05-01T12:00:00Z or
+// 2024-05-01T14:00:00.5+02:00 into milliseconds since the Unix epoch.
+StatusOr<int64_t> ParseRfc3339Ms(const std::string& text) {
+  static const std::regex kTime(R"(^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2}))"
+                                R"((\.\d{1,9})?([Zz]|([+-])(\d{2}):(\d{2}))$)");
+  std::smatch m;
+  if (!std::regex_match(text, m, kTime)) {
+    return Status::InvalidArgument("invalid sinceTime \"" + text.substr(0, 64) +
+                                   "\": use RFC 3339, such as 2024-05-01T12:00:00Z");
+  }
+  std::tm tm{};
+  tm.tm_year = std::stoi(m[1]) - 1900;
+  tm.tm_mon = std::stoi(m[2]) - 1;
+  tm.tm_mday = std::stoi(m[3]);
+  tm.tm_hour = std::stoi(m[4]);
+  tm.tm_min = std::stoi(m[5]);
+  tm.tm_sec = std::stoi(m[6]);
+  if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60 || (m[9].matched && (std::stoi(m[10]) > 23 || std::stoi(m[11]) > 59))) {
+    return Status::InvalidArgument("invalid sinceTime \"" + text +
+                                   "\": a date or time field is out of range");
+  }
+  int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000;
+  if (m[7].matched) ms += std::stoi((m[7].str().substr(1) + "00").substr(0, 3));
+  if (m[9].matched) {
+    const int64_t offset_ms = (std::stoll(m[10]) * 60 + std::stoll(m[11])) * 60'000;
+    ms -= m[9] == "+" ? offset_ms : -offset_ms;
+  }
+  return ms;
+}
+
+// Reads ?sinceSeconds=N (lines of the last N seconds) or ?sinceTime=RFC3339
+// into the earliest line time in milliseconds; 0 when neither is given.
+StatusOr<int64_t> SinceMsOf(const Request& request) {
+  auto seconds = request.query.find("sinceSeconds");
+  auto time = request.query.find("sinceTime");
+  const bool has_seconds = seconds != request.query.end() && !seconds->second.empty();
+  const bool has_time = time != request.query.end() && !time->second.empty();
+  if (has_seconds && has_time) {
+    return Status::InvalidArgument("give sinceSeconds or sinceTime, not both");
+  }
+  if (has_time) {
+    StatusOr<int64_t> ms = ParseRfc3339Ms(time->second);
+    if (!ms.ok()) return ms.status();
+    return std::max<int64_t>(0, *ms);
+  }
+  if (!has_seconds) return 0;
+  const std::string& text = seconds->second;
+  if (text.size() > 10 || text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoll(text) < 1) {
+    return Status::InvalidArgument("invalid sinceSeconds \"" + text.substr(0, 64) +
+                                   "\": use a positive whole number of seconds");
+  }
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  return std::max<int64_t>(0, now_ms - std::stoll(text) * 1000);
+}
+
 // GET .../servicedeploys/{name}/log: lines with seq > afterSeq.
 Response HandleLog(store::Store& store, const Request& request, const PathParams& params) {
   StatusOr<api::Object> deploy =
@@ -346,6 +406,8 @@ Response HandleLog(store::Store& store, const Request& request, const PathParams
   StatusOr<int64_t> tail = IntParam(request, "tail", -1);
   if (!after.ok()) return BadRequestResponse(after.status().message());
   if (!tail.ok()) return BadRequestResponse(tail.status().message());
+  StatusOr<int64_t> since = SinceMsOf(request);
+  if (!since.ok()) return BadRequestResponse(since.status().message());
   std::string target;
   if (auto it = request.query.find("target"); it != request.query.end()) target = it->second;
   StatusOr<std::vector<store::TargetRecord>> targets = store.runtime().ListTargets(uid);
@@ -372,8 +434,9 @@ Response HandleLog(store::Store& store, const Request& request, const PathParams
     attempt = latest->attempt - 1;
   }
   constexpr int kPageLines = 10000;
-  StatusOr<std::vector<store::LogLine>> lines =
-      store.runtime().ReadLogs(uid, target, *after, attempt, kPageLines);
+  StatusOr<std::vector<store::LogLine>> lines = store.runtime().ReadLogsFiltered(
+      uid, {.target = target, .after_seq = *after, .attempt = attempt, .since_ms = *since},
+      kPageLines);
   if (!lines.ok()) return StatusResponse(lines.status());
   size_t first = 0;
   if (*tail >= 0 && lines->size() > static_cast<size_t>(*tail)) first = lines->size() - *tail;

@@ -13,7 +13,8 @@
 //   POST            /apply   (?dryRun=All, ?applyset=NAME&prune=true)
 //   GET             /events?uid=UID, /namespaces/{ns}/events?uid=UID|name=NAME
 //   GET             /namespaces/{ns}/servicedeploys/{name}/log
-//                   (?target=T&afterSeq=N&tail=N&previous=true)
+//                   (?target=T&afterSeq=N&tail=N&previous=true, and
+//                   sinceSeconds=N or sinceTime=RFC3339 for lines stored since then)
 //   POST            /namespaces/{ns}/servicedeploys/{name}/retry (?target=T)
 //   POST            /namespaces/{ns}/servicedeploys/{name}/restart
 // and POST /api/v1/deploys (the legacy request shape, see legacy_deploy.h).
