@@ -112,8 +112,11 @@ Status DeployController::Observe(Pass& pass) {
       o.error = d->error;
       o.exited = d->exit_code.has_value() || d->status == "SUCCEEDED" || d->status == "FAILED" ||
                  d->status == "LOST";
+      o.last_report_ms = std::max(d->start_ms.value_or(0), d->last_heartbeat_ms.value_or(0));
       auto host = pass.hosts.find(target.host);
       const bool local = host != pass.hosts.end() && host->second.spec.executor == "local";
+      const bool powerjob = host != pass.hosts.end() && host->second.spec.executor == "powerjob";
+      if (powerjob && !o.exited && IsActive(target.state)) ObservePowerJob(pass, target, o);
       if (local && !o.exited && IsActive(target.state)) {
         // The run directory records what reports may not have delivered
         // yet, such as the exit of a target that died while svcd was down.
@@ -248,7 +251,12 @@ std::string DeployController::CheckRendered(Pass& pass, const store::TargetRecor
   const std::string& uid = pass.deploy.metadata.uid;
   auto stage = [&](const char* name) {
     if (target.stage == name) return;
-    runtime_.UpdateTarget(uid, target.name, target.lease_version, {.stage = name}, "svcd");
+    Status updated =
+        runtime_.UpdateTarget(uid, target.name, target.lease_version, {.stage = name}, "svcd");
+    if (!updated.ok()) {
+      spdlog::warn("deploy={} target={} recording stage {}: {}", pass.key, target.name, name,
+                   updated.message());
+    }
   };
   stage("RENDER_ENV");
   if (target.cmd_rendered.empty()) return "no rendered script is recorded for " + target.name;
@@ -293,12 +301,22 @@ Status DeployController::DispatchTarget(Pass& pass, const store::TargetRecord& t
   request.report_url = options_.advertise_url;
   request.heartbeat_seconds = options_.heartbeat_seconds;
   request.stop_grace_seconds = options_.stop_grace_seconds;
-  Status sent = host.spec.executor == "local"
-                    ? executor_.Dispatch(request)
-                    : Status::FailedPrecondition(
-                          "Host " + host.metadata.name +
-                          " uses executor powerjob, which this svcd build cannot dispatch to");
+  const std::string blocked = DispatchBlocked(host);
+  Status sent =
+      blocked.empty() ? ExecutorFor(host)->Dispatch(request) : Status::FailedPrecondition(blocked);
   const std::string attempt = "attempt " + std::to_string(dispatch->attempt);
+  if (sent.code() == Code::kDeadlineExceeded) {
+    // runJob may have reached PowerJob; it is never sent twice. The
+    // launcher's first report, or dispatchTimeoutSeconds, decides.
+    runtime_.MarkDispatch(dispatch->dispatch_id, "SENT", sent.message());
+    Record(pass, "Warning", "DispatchAnswerLost",
+           target.name + " " + attempt + ": " + sent.message() +
+               "; waiting up to dispatchTimeoutSeconds for the launcher's first report");
+    runtime_.AppendAgentLog(uid, target.name,
+                            "dispatch of " + attempt + " unconfirmed: " + sent.message());
+    pass.WakeIn(1000);
+    return Status::Ok();
+  }
   if (options_.metrics != nullptr) {
     options_.metrics->IncDispatch(host.spec.executor, sent.ok() ? "success" : "error");
   }
@@ -394,9 +412,18 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
   if (!lease.ok()) return lease.status();
   auto host = pass.hosts.find(target.host);
   const bool local = host == pass.hosts.end() || host->second.spec.executor == "local";
-  if (!target.latest_dispatch_id.empty() && local) {
+  dispatch::Executor* executor = local ? &executor_ : ExecutorFor(host->second);
+  if (!target.latest_dispatch_id.empty() && !local && !pass.observed[target.name].started) {
+    // No launcher reported: stop its PowerJob instance. A launcher that
+    // still starts is refused by the bumped fencing token and stops itself.
+    AbandonAttempt(host->second, target.latest_dispatch_id);
+    runtime_.MarkDispatch(target.latest_dispatch_id, "FAILED",
+                          "stopped before it reported: " + why);
+  } else if (!target.latest_dispatch_id.empty() && executor == nullptr) {
+    return Status::FailedPrecondition(DispatchBlocked(host->second));
+  } else if (!target.latest_dispatch_id.empty()) {
     StatusOr<dispatch::StopResult> stopped =
-        executor_.Stop({RefOf(uid, target), std::chrono::seconds(options_.stop_grace_seconds)});
+        executor->Stop({RefOf(uid, target), std::chrono::seconds(options_.stop_grace_seconds)});
     if (!stopped.ok()) return stopped.status();
     if (!stopped->stopped) {
       std::string pids;
@@ -437,7 +464,8 @@ Status DeployController::ActOnFailures(Pass& pass) {
     } else if (!o.started &&
                pass.now_ms - o.submit_ms > int64_t{spec.dispatch_timeout_seconds} * 1000) {
       failure = "no report from the launcher within dispatchTimeoutSeconds (" +
-                std::to_string(spec.dispatch_timeout_seconds) + " s)";
+                std::to_string(spec.dispatch_timeout_seconds) + " s)" +
+                (o.error.empty() ? "" : "; " + o.error);
       runtime_.MarkDispatch(o.dispatch_id, "LOST", failure);
     } else if (!o.ever_ready &&
                pass.now_ms - o.submit_ms > int64_t{spec.startup_timeout_seconds} * 1000) {
@@ -454,6 +482,8 @@ Status DeployController::ActOnFailures(Pass& pass) {
     if (o.alive) {
       Status stopped = StopTarget(pass, target, failure);
       if (!stopped.ok()) return stopped;
+    } else if (!o.started && !o.dispatch_id.empty() && pass.hosts.count(target.host) > 0) {
+      AbandonAttempt(pass.hosts.at(target.host), o.dispatch_id);
     }
     StatusOr<std::vector<store::TargetRecord>> fresh = runtime_.ListTargets(uid);
     if (!fresh.ok()) return fresh.status();
@@ -628,6 +658,20 @@ Result DeployController::ReconcileDeletion(Pass& pass) {
   if (!refreshed.ok()) return refreshed;
   Status written = WriteStatus(pass);
   if (!written.ok() && written.code() != Code::kNotFound) return written;
+  if (options_.archiver != nullptr) {
+    // NOTE: a deploy whose archive cannot be written stays Terminating;
+    // `svcctl delete --force` removes it without one.
+    StatusOr<store::ArchiveRecord> archived =
+        options_.archiver->ArchiveDeploy(pass.deploy.metadata.uid, "deploy deleted");
+    if (!archived.ok()) {
+      Record(pass, "Warning", "ArchiveFailed",
+             "packing the logs before deletion failed: " + archived.status().message());
+      return archived.status();
+    }
+    Record(pass, "Normal", "Archived",
+           "logs, scripts and env files packed into archive " + archived->archive_id + " (" +
+               std::to_string(archived->bytes) + " bytes, MD5 " + archived->md5 + ")");
+  }
   Record(pass, "Normal", "TargetsStopped", "every target stopped; removing the finalizer");
   StatusOr<store::WriteResult> removed = store_.RemoveFinalizer(
       {api::kKindServiceDeploy, pass.deploy.metadata.namespace_, pass.deploy.metadata.name},
@@ -668,6 +712,7 @@ void DeployController::SyncProbes(Pass& pass) {
 }
 
 Status DeployController::WriteStatus(Pass& pass) {
+  WriteHostStatus(pass);
   StatusInputs in;
   in.deploy = &pass.deploy;
   in.targets = &pass.targets;

@@ -23,9 +23,11 @@
 #include <string>
 
 #include "api/types.h"
+#include "archive/archiver.h"
 #include "dispatch/executor.h"
 #include "dispatch/observation_sink.h"
 #include "metrics/svcd_metrics.h"
+#include "powerjob/powerjob_executor.h"
 #include "probe/probe_scheduler.h"
 #include "reconciler/clock.h"
 #include "reconciler/reconciler.h"
@@ -45,6 +47,12 @@ struct DeployControllerOptions {
   // Receives deploy phases, target states, restarts, dispatches, probe
   // results and times to Ready. May be null.
   metrics::SvcdMetrics* metrics = nullptr;
+  // Runs targets on Hosts whose executor is "powerjob". Null when svcd runs
+  // without PowerJob; dispatches to such Hosts then fail, saying so.
+  powerjob::PowerJobExecutor* powerjob = nullptr;
+  // Packs a deploy's logs, scripts and env files when it is deleted, after
+  // every target stopped and before the finalizer goes. May be null.
+  archive::Archiver* archiver = nullptr;
 };
 
 struct Observed;  // controllers/deploy_status.h
@@ -114,6 +122,12 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
               const std::string& message);
   int64_t NowMs() const;
   void ExportMetrics(const Pass& pass, const api::ServiceDeployStatus& status);
+  // PowerJob hosts, in deploy_powerjob.cc.
+  dispatch::Executor* ExecutorFor(const api::Host& host);
+  std::string DispatchBlocked(const api::Host& host) const;
+  void ObservePowerJob(Pass& pass, const store::TargetRecord& target, Observed& o);
+  void AbandonAttempt(const api::Host& host, const std::string& dispatch_id);
+  void WriteHostStatus(Pass& pass);
   void ForgetMetrics(const std::string& key);
 
   store::Store& store_;

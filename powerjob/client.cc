@@ -322,6 +322,18 @@ StatusOr<Client::Auth> Client::Authenticate(uint64_t stale_generation) {
 }
 
 StatusOr<json> Client::Call(const Operation& operation, const RequestBuilder& build) {
+  StatusOr<json> result = CallAuthenticated(operation, build);
+  if (options_.on_result) {
+    const Code code = result.ok() ? Code::kOk : result.status().code();
+    options_.on_result(operation.name, code == Code::kOk                 ? "success"
+                                       : code == Code::kDeadlineExceeded ? "timeout"
+                                       : code == Code::kUnavailable      ? "unavailable"
+                                                                         : "rejected");
+  }
+  return result;
+}
+
+StatusOr<json> Client::CallAuthenticated(const Operation& operation, const RequestBuilder& build) {
   StatusOr<Auth> auth = Authenticate(0);
   for (int round = 0;; ++round) {
     if (!auth.ok()) {

@@ -74,6 +74,11 @@ struct ClientOptions {
   // The limit for each HTTP request, from connect to the last byte of the
   // response.
   std::chrono::milliseconds timeout{10000};
+  // Called once per operation when it ends, with the operation's name
+  // ("runJob", ...) and "success", "rejected" (the server answered with a
+  // failure), "timeout" (the answer was lost) or "unavailable" (nothing
+  // reached a server). May be empty; must be fast and thread-safe.
+  std::function<void(std::string_view operation, std::string_view result)> on_result;
 };
 
 // Thread-safety: every method may be called from several threads at once.
@@ -138,6 +143,8 @@ class Client {
   // the envelope check, and one repeat after an authentication error.
   // Returns the envelope's data on success.
   StatusOr<nlohmann::json> Call(const Operation& operation, const RequestBuilder& build);
+  StatusOr<nlohmann::json> CallAuthenticated(const Operation& operation,
+                                             const RequestBuilder& build);
   StatusOr<nlohmann::json> CallForm(const Operation& operation,
                                     std::vector<std::pair<std::string, std::string>> fields);
   // Authenticates unless a newer authentication than `stale_generation`

@@ -212,10 +212,18 @@ void PowerJobExecutor::ForgetJob(const std::string& worker, JobKind kind, int64_
   if (it != jobs_.end() && it->second == job_id) jobs_.erase(it);
 }
 
+// A job that could not be saved means that no runJob was sent, so the
+// script cannot run: a lost saveJob answer is Unavailable, not the
+// DeadlineExceeded that says a script may run.
+static Status NothingRun(const Status& status) {
+  if (status.code() != Code::kDeadlineExceeded) return status;
+  return Status::Unavailable(status.message() + "; no runJob was sent");
+}
+
 StatusOr<int64_t> PowerJobExecutor::RunScript(const std::string& worker, JobKind kind,
                                               const std::string& script) {
   StatusOr<int64_t> job = EnsureJob(worker, kind);
-  if (!job.ok()) return job.status();
+  if (!job.ok()) return NothingRun(job.status());
   StatusOr<int64_t> instance = client_.RunJob(*job, script);
   const Code code = instance.ok() ? Code::kOk : instance.status().code();
   if (code == Code::kNotFound || code == Code::kPermissionDenied) {
@@ -225,7 +233,7 @@ StatusOr<int64_t> PowerJobExecutor::RunScript(const std::string& worker, JobKind
                  instance.status().message());
     ForgetJob(worker, kind, *job);
     job = EnsureJob(worker, kind);
-    if (!job.ok()) return job.status();
+    if (!job.ok()) return NothingRun(job.status());
     instance = client_.RunJob(*job, script);
   }
   return instance;
@@ -384,6 +392,23 @@ void PowerJobExecutor::StopAttemptInstance(const std::string& dispatch_id, const
     spdlog::warn("stop: dispatch={} instance={} was {} and could not be stopped in PowerJob: {}",
                  dispatch_id, instance, InstanceStatusName(*status), stopped.message());
   }
+}
+
+Status PowerJobExecutor::Abandon(const std::string& dispatch_id) {
+  std::optional<int64_t> instance;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = places_.find(dispatch_id);
+    if (it != places_.end()) instance = it->second.instance_id;
+  }
+  if (!instance && options_.lookup_instance) instance = options_.lookup_instance(dispatch_id);
+  if (!instance) return Status::Ok();
+  StatusOr<int> status = client_.FetchInstanceStatus(*instance);
+  if (!status.ok()) return status.status();
+  if (!IsGeneralizedRunning(*status)) return Status::Ok();
+  Status stopped = client_.StopInstance(*instance);
+  if (stopped.code() == Code::kFailedPrecondition) return Status::Ok();
+  return stopped;
 }
 
 StatusOr<dispatch::StopResult> PowerJobExecutor::Stop(const dispatch::StopRequest& request) {

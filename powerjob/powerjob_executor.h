@@ -148,6 +148,14 @@ class PowerJobExecutor final : public dispatch::Executor {
   // std::nullopt before any call for it.
   std::optional<DispatchHealth> HostHealth(const std::string& host_name) const;
 
+  // Stops the attempt's PowerJob instance when it still waits or runs,
+  // without running anything on the host: for attempts whose launcher never
+  // reported, such as an instance stuck waiting for its worker. A launcher
+  // that PowerJob still delivers afterwards is refused by its fencing token.
+  // OK when no instance is known. Errors: those of FetchInstanceStatus and
+  // StopInstance.
+  Status Abandon(const std::string& dispatch_id);
+
   // Drops what this object remembers of a dispatch (its host and instance
   // id). Call it once the attempt is finished and stopped; later calls for
   // it then go through lookup_instance and lookup_host.

@@ -489,7 +489,7 @@ Status SqlRuntimeStore::UpdateTarget(const std::string& deploy_uid, const std::s
             {after.state, after.stage, after.message.empty() ? SqlValue() : SqlValue(after.message),
              static_cast<long long>(after.attempts), static_cast<long long>(NowMs()), user,
              after.target_id});
-        if (after.state == row->state) return Status::Ok();
+        if (after.state == row->state && after.stage == row->stage) return Status::Ok();
 
         std::vector<std::string> changed;
         if (after.state != row->state) changed.push_back("state");

@@ -22,6 +22,8 @@
 #include "dispatch/report_handler.h"
 #include "metrics/exposition.h"
 #include "metrics/svcd_metrics.h"
+#include "powerjob/client.h"
+#include "powerjob/powerjob_executor.h"
 #include "probe/system_prober.h"
 #include "reconciler/controller.h"
 #include "server/api_handlers.h"
@@ -45,6 +47,15 @@ struct Flags {
   size_t max_script_bytes = 64 * 1024;
   int lease_ttl_seconds = 15;
   std::string metrics_listen;  // empty: /metrics on the API listener only
+  std::vector<std::string> powerjob_urls;
+  std::string powerjob_app;
+  std::string powerjob_version = "auto";
+  std::string powerjob_password_file;
+  std::string powerjob_run_root = "/var/tmp/svcd/run";
+  int powerjob_timeout_seconds = 10;
+  int64_t log_retention_lines = 100000;
+  int64_t log_retention_bytes = 64LL * 1024 * 1024;
+  int log_retention_interval_seconds = 300;
 };
 
 // Reads a secret from a file, dropping one trailing newline.
@@ -56,6 +67,47 @@ svcd::StatusOr<std::string> ReadSecretFile(const std::string& path) {
   std::string secret = text.str();
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
   return secret;
+}
+
+// Builds the PowerJob client from the flags, or returns null when no
+// --powerjob-url is given. The password comes from --powerjob-password-file
+// or $SVCD_POWERJOB_PASSWORD, never from the command line.
+svcd::StatusOr<std::unique_ptr<svcd::powerjob::Client>> PowerJobClient(
+    const Flags& flags, svcd::metrics::SvcdMetrics& metrics) {
+  if (flags.powerjob_urls.empty()) {
+    if (!flags.powerjob_app.empty()) {
+      return svcd::Status::InvalidArgument("--powerjob-app needs --powerjob-url");
+    }
+    return std::unique_ptr<svcd::powerjob::Client>();
+  }
+  if (flags.powerjob_app.empty()) {
+    return svcd::Status::InvalidArgument(
+        "--powerjob-url needs --powerjob-app, the PowerJob application svcd's jobs belong to");
+  }
+  auto profile = svcd::powerjob::ParseProfile(flags.powerjob_version, "--powerjob-version");
+  if (!profile.ok()) return profile.status();
+  svcd::powerjob::ClientOptions options;
+  for (const std::string& list : flags.powerjob_urls) {
+    std::stringstream items(list);
+    std::string url;
+    while (std::getline(items, url, ',')) {
+      if (!url.empty()) options.servers.push_back(url);
+    }
+  }
+  options.app_name = flags.powerjob_app;
+  options.profile = *profile;
+  options.timeout = std::chrono::seconds(flags.powerjob_timeout_seconds);
+  options.on_result = [&metrics](std::string_view operation, std::string_view result) {
+    metrics.IncPowerJobRequest(operation, result);
+  };
+  if (!flags.powerjob_password_file.empty()) {
+    auto secret = ReadSecretFile(flags.powerjob_password_file);
+    if (!secret.ok()) return secret.status();
+    options.password = *secret;
+  } else if (const char* env = std::getenv("SVCD_POWERJOB_PASSWORD"); env != nullptr) {
+    options.password = env;
+  }
+  return svcd::powerjob::Client::Create(std::move(options));
 }
 
 std::string RandomSuffix() {
@@ -133,11 +185,49 @@ int Serve(Flags flags) {
   // The reconcile loop: local executor, probes and the ServiceDeploy controller.
   svcd::reconciler::RealClock clock;
   svcd::dispatch::LocalExecutor executor({.data_dir = flags.data_dir}, clock);
+  auto archiver = std::make_shared<svcd::archive::Archiver>(
+      **store,
+      svcd::archive::ArchiverOptions{.data_dir = flags.data_dir,
+                                     .retention = {.max_lines = flags.log_retention_lines,
+                                                   .max_bytes = flags.log_retention_bytes}});
+  auto powerjob_client = PowerJobClient(flags, **metrics);
+  if (!powerjob_client.ok()) return Fail(powerjob_client.status());
+  std::unique_ptr<svcd::powerjob::PowerJobExecutor> powerjob;
+  svcd::store::RuntimeStore& runtime = (*store)->runtime();
+  if (*powerjob_client) {
+    svcd::powerjob::PowerJobExecutorOptions options;
+    options.remote_run_root = flags.powerjob_run_root;
+    options.record_instance = [&runtime](const std::string& dispatch_id, int64_t instance_id) {
+      svcd::Status recorded = runtime.RecordPowerJobInstance(dispatch_id, instance_id);
+      if (!recorded.ok()) spdlog::warn("recording PowerJob instance: {}", recorded.message());
+    };
+    options.lookup_instance = [&runtime](const std::string& dispatch_id) -> std::optional<int64_t> {
+      auto dispatch = runtime.GetDispatch(dispatch_id);
+      if (!dispatch.ok()) return std::nullopt;
+      return dispatch->powerjob_instance_id;
+    };
+    options.lookup_host =
+        [&runtime, store_ptr = store->get()](
+            const svcd::dispatch::AttemptRef& attempt) -> std::optional<svcd::api::Host> {
+      auto targets = runtime.ListTargets(attempt.deploy_uid);
+      if (!targets.ok()) return std::nullopt;
+      for (const auto& target : *targets) {
+        if (target.name != attempt.target) continue;
+        auto host = store_ptr->Get({svcd::api::kKindHost, "", target.host});
+        if (host.ok()) return std::get<svcd::api::Host>(*host);
+      }
+      return std::nullopt;
+    };
+    powerjob = std::make_unique<svcd::powerjob::PowerJobExecutor>(std::move(options),
+                                                                  **powerjob_client, clock);
+  }
   svcd::probe::SystemProber prober;
   svcd::controllers::DeployController deploys(**store, executor, prober, clock,
                                               {.advertise_url = AdvertiseUrl(flags),
                                                .max_script_bytes = flags.max_script_bytes,
-                                               .metrics = metrics->get()});
+                                               .metrics = metrics->get(),
+                                               .powerjob = powerjob.get(),
+                                               .archiver = archiver.get()});
   svcd::reconciler::ControllerOptions controller_options;
   controller_options.name = "servicedeploy";
   controller_options.workers = flags.workers;
@@ -170,8 +260,7 @@ int Serve(Flags flags) {
                 .on_restart = [&deploys](const std::string& key) { deploys.RequestRestart(key); }});
   if (svcd::Status registered = handlers.Register(router); !registered.ok())
     return Fail(registered);
-  if (svcd::Status added = svcd::server::RegisterArchiveRoutes(
-          router, **store, {.archiver = {.data_dir = flags.data_dir}});
+  if (svcd::Status added = svcd::server::RegisterArchiveRoutes(router, **store, archiver);
       !added.ok()) {
     return Fail(added);
   }
@@ -217,6 +306,7 @@ int Serve(Flags flags) {
     spdlog::info("metrics served on {}", metrics_server->BaseUrl());
   }
   if (svcd::Status started = loop->Start(); !started.ok()) return Fail(started);
+  archiver->StartRetentionSweep(std::chrono::seconds(flags.log_retention_interval_seconds));
   auto keys = deploys.ListKeys();
   if (keys.ok()) {
     for (const std::string& key : *keys) loop->Enqueue(key);
@@ -259,6 +349,7 @@ int Serve(Flags flags) {
   svcd::Status loop_stopped = loop->Stop(std::chrono::seconds(30));
   if (!loop_stopped.ok()) spdlog::warn("{}", loop_stopped.message());
   deploys.Shutdown();
+  archiver->StopRetentionSweep();
   if (metrics_server) metrics_server->Stop(std::chrono::seconds(5));
   svcd::Status stopped = server.Stop(std::chrono::seconds(10));
   if (!stopped.ok()) spdlog::warn("{}", stopped.message());
@@ -313,6 +404,35 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "Also serve /metrics on this HOST:PORT of its own (it is always served on "
                  "--listen too)");
+  app.add_option("--powerjob-url", flags.powerjob_urls,
+                 "PowerJob server URLs (comma-separated or repeated), tried in order on network "
+                 "errors; enables Hosts with executor powerjob. The password comes from "
+                 "$SVCD_POWERJOB_PASSWORD or --powerjob-password-file");
+  app.add_option("--powerjob-app", flags.powerjob_app, "PowerJob application name");
+  app.add_option("--powerjob-version", flags.powerjob_version,
+                 "PowerJob server line: auto, 4.3 or 5.1")
+      ->capture_default_str();
+  app.add_option("--powerjob-password-file", flags.powerjob_password_file,
+                 "File holding the PowerJob application password");
+  app.add_option("--powerjob-run-root", flags.powerjob_run_root,
+                 "Directory on PowerJob hosts for run directories")
+      ->capture_default_str();
+  app.add_option("--powerjob-timeout-seconds", flags.powerjob_timeout_seconds,
+                 "Limit of each PowerJob request")
+      ->check(CLI::Range(1, 300))
+      ->capture_default_str();
+  app.add_option("--log-retention-lines", flags.log_retention_lines,
+                 "Log lines kept per target; older lines are deleted once archived")
+      ->check(CLI::Range(int64_t{1000}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--log-retention-bytes", flags.log_retention_bytes,
+                 "Log bytes kept per target; older lines are deleted once archived")
+      ->check(CLI::Range(int64_t{1} << 20, int64_t{1} << 50))
+      ->capture_default_str();
+  app.add_option("--log-retention-interval-seconds", flags.log_retention_interval_seconds,
+                 "How often targets over the retention bounds are archived and pruned")
+      ->check(CLI::Range(10, 86400))
+      ->capture_default_str();
   CLI::App* version = app.add_subcommand("version", "Print the svcd version and exit");
   CLI11_PARSE(app, argc, argv);
 

@@ -22,26 +22,6 @@ int64_t PidOf(const TargetMap& targets, const std::string& name) {
   return it->second["pid"].get<int64_t>();
 }
 
-// Returns the pids of stand-in servers whose working directory is in `dir`.
-std::vector<int64_t> StandinsUnder(const std::filesystem::path& dir) {
-  std::vector<int64_t> pids;
-  for (const std::filesystem::directory_entry& entry :
-       std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::error_code error;
-    const std::string cwd = std::filesystem::read_symlink(entry.path() / "cwd", error);
-    if (error || cwd.rfind(dir.string() + "/", 0) != 0) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (text.find(kStandinBinary) != std::string::npos && ProcessAlive(std::stoll(name))) {
-      pids.push_back(std::stoll(name));
-    }
-  }
-  std::sort(pids.begin(), pids.end());
-  return pids;
-}
-
 TEST_P(DeployAdoptTest, RestartedSvcdAdoptsTargets) {
   const uint16_t port = PickFreePort();
   ASSERT_EQ(StartOwnSvcd(port), "");

@@ -145,17 +145,9 @@ TEST_P(DeployEditTest, DeleteStopsEveryProcessThenTheObject) {
       [&] {
         sleepers.clear();
         all.clear();
-        for (const std::filesystem::directory_entry& entry :
-             std::filesystem::directory_iterator("/proc")) {
-          const std::string name = entry.path().filename().string();
-          if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-          std::error_code error;
-          const std::string cwd = std::filesystem::read_symlink(entry.path() / "cwd", error);
-          if (error || cwd.rfind(temp_dir().string() + "/", 0) != 0) continue;
-          all.push_back(std::stoll(name));
-          if (CommandLine(std::stoll(name)).rfind("sleep 300", 0) == 0) {
-            sleepers.push_back(std::stoll(name));
-          }
+        all = ProcessesUnder(temp_dir());
+        for (int64_t pid : all) {
+          if (CommandLine(pid).rfind("sleep 300", 0) == 0) sleepers.push_back(pid);
         }
         return sleepers.size() == 3;
       },

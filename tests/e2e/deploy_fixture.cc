@@ -21,23 +21,6 @@ std::string ArgList(const std::vector<std::string>& items) {
   return out + "]";
 }
 
-// Returns the pids of processes whose working directory is under `dir`.
-std::vector<pid_t> ProcessesUnder(const std::filesystem::path& dir) {
-  std::vector<pid_t> pids;
-  const std::string prefix = dir.string() + "/";
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::error_code link_error;
-    const std::filesystem::path cwd =
-        std::filesystem::read_symlink(entry.path() / "cwd", link_error);
-    if (link_error) continue;
-    if ((cwd.string() + "/").rfind(prefix, 0) == 0) pids.push_back(std::stoi(name));
-  }
-  return pids;
-}
-
 void KillGroupAndPid(pid_t pid) {
   const pid_t group = getpgid(pid);
   // Never the test's own group: only groups that a launcher's setsid made.
@@ -106,12 +89,12 @@ void DeployE2eTest::TearDown() {
 void DeployE2eTest::KillLeftovers() {
   if (temp_dir().empty()) return;
   for (int round = 0; round < 3; ++round) {
-    std::vector<pid_t> pids = ProcessesUnder(temp_dir());
+    std::vector<int64_t> pids = ProcessesUnder(temp_dir());
     for (int64_t pid : tracked_pids_) {
-      if (ProcessAlive(pid)) pids.push_back(static_cast<pid_t>(pid));
+      if (ProcessAlive(pid)) pids.push_back(pid);
     }
     if (pids.empty()) return;
-    for (pid_t pid : pids) KillGroupAndPid(pid);
+    for (int64_t pid : pids) KillGroupAndPid(static_cast<pid_t>(pid));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
@@ -136,8 +119,8 @@ std::string DeployE2eTest::TemplateDocument(const DeployKnobs& knobs) const {
 
 std::string DeployE2eTest::QuickstartYaml(const DeployKnobs& knobs) const {
   const std::string host =
-      "apiVersion: svcd.io/v1alpha1\nkind: Host\nmetadata:\n  name: local\n"
-      "spec:\n  address: 127.0.0.1\n  executor: local\n";
+      "apiVersion: svcd.io/v1alpha1\nkind: Host\nmetadata:\n  name: local\nspec:\n" +
+      knobs.host_spec;
 
   std::vector<std::string> worker0 = {"{name: port, value: \"" + std::to_string(worker_ports_[0]) +
                                       "\"}"};
@@ -166,6 +149,7 @@ std::string DeployE2eTest::QuickstartYaml(const DeployKnobs& knobs) const {
   deploy += "  startupPolicy: " + knobs.startup_policy + "\n";
   deploy += "  workerStaggerSeconds: " + std::to_string(knobs.worker_stagger_seconds) + "\n";
   deploy += "  startupTimeoutSeconds: " + std::to_string(knobs.startup_timeout_seconds) + "\n";
+  deploy += "  dispatchTimeoutSeconds: " + std::to_string(knobs.dispatch_timeout_seconds) + "\n";
   deploy += "  restartPolicy:\n";
   deploy += "    scope: " + knobs.scope + "\n";
   deploy += "    maxRetries: " + std::to_string(knobs.max_retries) + "\n";
@@ -194,6 +178,16 @@ nlohmann::json DeployE2eTest::GetDeploy(const std::string& name) const {
   // Callers read deploy["status"] of a const value, which must exist.
   if (deploy.is_object() && !deploy["status"].is_object())
     deploy["status"] = nlohmann::json::object();
+  return deploy;
+}
+
+nlohmann::json DeployE2eTest::WaitPhase(const std::string& name, const std::string& phase,
+                                        std::chrono::milliseconds timeout) {
+  nlohmann::json deploy;
+  const bool reached = WaitForDeploy(
+      name, [&](const nlohmann::json& d) { return d["status"].value("phase", "") == phase; },
+      timeout, &deploy);
+  EXPECT_TRUE(reached) << "phase " << phase << " not reached:\n" << deploy.dump(2);
   return deploy;
 }
 
@@ -319,6 +313,30 @@ void DeployE2eTest::TrackTargets(const nlohmann::json& deploy) {
   for (const auto& [name, target] : Targets(deploy)) {
     if (target.contains("pid") && target["pid"].is_number_integer()) TrackPid(target["pid"]);
   }
+}
+
+std::vector<int64_t> ProcessesUnder(const std::filesystem::path& dir) {
+  std::vector<int64_t> pids;
+  for (const std::filesystem::directory_entry& entry :
+       std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code error;
+    const std::string cwd = std::filesystem::read_symlink(entry.path() / "cwd", error);
+    if (!error && (cwd + "/").rfind(dir.string() + "/", 0) == 0) pids.push_back(std::stoll(name));
+  }
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+std::vector<int64_t> StandinsUnder(const std::filesystem::path& dir) {
+  std::vector<int64_t> pids;
+  for (int64_t pid : ProcessesUnder(dir)) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find(kStandinBinary) != std::string::npos && ProcessAlive(pid)) pids.push_back(pid);
+  }
+  return pids;
 }
 
 }  // namespace svcd::e2e

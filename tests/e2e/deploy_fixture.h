@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,6 +36,7 @@ struct DeployKnobs {
   int max_retries = 3;
   int backoff_seconds = 1;
   int startup_timeout_seconds = 60;
+  int dispatch_timeout_seconds = 120;
   int worker_stagger_seconds = 0;
   std::string startup_policy = "MasterStarted";
   // Extra flow-style arg items ("{name: x, value: \"1\"}") per node.
@@ -47,6 +49,8 @@ struct DeployKnobs {
   std::string master_load_delay = "0.3";  // the template's --load-delay of the master
   // Shell text run before the stand-in; "" for none.
   std::string prefix_before = "";
+  // The spec of Host "local", indented for the document.
+  std::string host_spec = "  address: 127.0.0.1\n  executor: local\n";
 };
 
 // The target entries of a deploy's status, keyed by target name.
@@ -94,6 +98,10 @@ class DeployE2eTest : public E2eTest {
   bool WaitForDeploy(const std::string& name,
                      const std::function<bool(const nlohmann::json&)>& done,
                      std::chrono::milliseconds timeout, nlohmann::json* last = nullptr) const;
+  // Waits until the deploy's phase is `phase` and returns the deploy; adds a
+  // failure showing the last deploy read when it is not by `timeout`.
+  nlohmann::json WaitPhase(const std::string& name, const std::string& phase,
+                           std::chrono::milliseconds timeout);
   // Waits until the deploy is Ready (phase and condition) and every target
   // has a pid; returns the deploy.
   nlohmann::json WaitReady(const std::string& name,
@@ -121,6 +129,13 @@ class DeployE2eTest : public E2eTest {
   std::vector<std::string> deploy_names_;
   std::vector<int64_t> tracked_pids_;
 };
+
+// Returns the pids of processes whose working directory is in `dir`, sorted.
+std::vector<int64_t> ProcessesUnder(const std::filesystem::path& dir);
+
+// Returns the pids of live stand-in servers whose working directory is in
+// `dir`, sorted.
+std::vector<int64_t> StandinsUnder(const std::filesystem::path& dir);
 
 // Returns true while `pid` exists and is not a zombie.
 bool ProcessAlive(int64_t pid);

@@ -30,7 +30,8 @@ double Sample(const std::string& text, const std::string& series) {
 std::string Scrape(const std::string& base_url) {
   const HttpReply reply = SendRequest("GET", base_url + "/metrics", "");
   EXPECT_EQ(reply.status, 200) << reply.Describe();
-  EXPECT_THAT(reply.headers.count("content-type") ? reply.headers.at("content-type") : "", HasSubstr("version=0.0.4"));
+  EXPECT_THAT(reply.headers.count("content-type") ? reply.headers.at("content-type") : "",
+              HasSubstr("version=0.0.4"));
   return reply.body;
 }
 
@@ -50,8 +51,9 @@ TEST_P(DeployMetricsTest, SeriesFollowTheDeployFromApplyToDelete) {
   ASSERT_TRUE(WaitUntil(
       [&] {
         text = Scrape(Url());
-        return Sample(text, "svcd_probe_success{namespace=\"default\",deploy=\"quickstart\","
-                            "target=\"master\"}") == 1;
+        return Sample(text,
+                      "svcd_probe_success{namespace=\"default\",deploy=\"quickstart\","
+                      "target=\"master\"}") == 1;
       },
       std::chrono::seconds(10)))
       << text;
@@ -62,8 +64,9 @@ TEST_P(DeployMetricsTest, SeriesFollowTheDeployFromApplyToDelete) {
   EXPECT_EQ(Sample(text, "svcd_dispatch_total{executor=\"local\",result=\"success\"}"), 3) << text;
   EXPECT_EQ(Sample(text, "svcd_deploy_ready_duration_seconds_count"), 1) << text;
   EXPECT_GE(Sample(text, "svcd_reconcile_total{controller=\"servicedeploy\",result=\"success\"}") +
-                Sample(text, "svcd_reconcile_total{controller=\"servicedeploy\","
-                             "result=\"requeue_after\"}"),
+                Sample(text,
+                       "svcd_reconcile_total{controller=\"servicedeploy\","
+                       "result=\"requeue_after\"}"),
             1)
       << text;
   EXPECT_GT(Sample(text, "svcd_workqueue_adds_total{queue=\"servicedeploy\"}"), 0) << text;

@@ -157,13 +157,9 @@ TEST_P(DeployRestartTest, CrashingWorkerSpendsBudgetThenRetryStartsIt) {
   knobs.max_retries = 2;
   knobs.worker0_args = {"{name: crash-after, value: \"0.2\"}"};
   ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
-  nlohmann::json deploy;
-  ASSERT_TRUE(WaitForDeploy(
-      "quickstart",
-      [](const nlohmann::json& d) { return d["status"].value("phase", "") == "Failed"; },
-      std::chrono::seconds(40), &deploy))
-      << deploy.dump(2);
+  const nlohmann::json deploy = WaitPhase("quickstart", "Failed", std::chrono::seconds(40));
   TrackTargets(deploy);
+  ASSERT_FALSE(HasFailure());
   EXPECT_EQ(Condition(deploy, "Stalled"), "True");
   EXPECT_EQ(AttemptsOf(Targets(deploy), "worker-0"), 2);
   EXPECT_EQ(Targets(deploy).at("worker-0").value("state", ""), "FAILED");

@@ -46,6 +46,7 @@ std::vector<std::string> SvcdEnvironment(const SvcdOptions& options) {
   std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin"};
   if (!options.store_password.empty())
     env.push_back("SVCD_STORE_PASSWORD=" + options.store_password);
+  env.insert(env.end(), options.extra_env.begin(), options.extra_env.end());
   return env;
 }
 
@@ -59,6 +60,7 @@ std::vector<std::string> SvcdArgv(const SvcdOptions& options, uint16_t port) {
   if (options.max_body_bytes > 0) {
     argv.insert(argv.end(), {"--max-body-bytes", std::to_string(options.max_body_bytes)});
   }
+  argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   return argv;
 }
 

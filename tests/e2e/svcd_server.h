@@ -21,11 +21,13 @@ inline constexpr char kSvcdBinary[] = SVCD_BINARY;
 inline constexpr char kSvcctlBinary[] = SVCCTL_BINARY;
 
 struct SvcdOptions {
-  std::string store_url;       // --store
-  std::string store_password;  // passed as SVCD_STORE_PASSWORD; empty for SQLite
-  std::string data_dir;        // --data-dir; svcd.log is written there too
-  std::string token_file;      // --token-file; empty: none
-  size_t max_body_bytes = 0;   // --max-body-bytes; 0: svcd's default
+  std::string store_url;                // --store
+  std::string store_password;           // passed as SVCD_STORE_PASSWORD; empty for SQLite
+  std::string data_dir;                 // --data-dir; svcd.log is written there too
+  std::string token_file;               // --token-file; empty: none
+  size_t max_body_bytes = 0;            // --max-body-bytes; 0: svcd's default
+  std::vector<std::string> extra_args;  // appended to the command line
+  std::vector<std::string> extra_env;   // NAME=VALUE entries added to the environment
 };
 
 // Returns the environment svcd runs with: PATH, plus the store password.

@@ -1,0 +1,269 @@
+// End-to-end tests of deploys on Hosts with executor powerjob: the real svcd
+// dispatches through the PowerJob stand-in (tools/powerjob-standin), whose
+// worker runs each launcher with /bin/sh on this machine, so the services
+// are real processes. Both server lines (4.3 and 5.1) are covered.
+
+#include <signal.h>
+
+#include <thread>
+
+#include "tests/e2e/deploy_fixture.h"
+#include "tests/powerjob/standin.h"
+
+namespace svcd::e2e {
+namespace {
+
+using ::svcd::powerjob::testing::Standin;
+using ::svcd::powerjob::testing::StandinOptions;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+constexpr char kPowerJobHost[] =
+    "  address: 127.0.0.1\n  executor: powerjob\n  powerjob:\n"
+    "    workerAddress: 127.0.0.1:27777\n";
+
+class DeployPowerJobTest : public DeployE2eTest {
+ protected:
+  // Starts the stand-in before svcd: the profile and faults come from the
+  // test's name ("...V43", "...V51", "NoWorker...").
+  void ConfigureServer(SvcdOptions& options) override {
+    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    StandinOptions standin;
+    standin.profile = name.find("V43") != std::string::npos ? "4.3" : "5.1";
+    if (name.find("NoWorker") != std::string::npos) standin.faults = {"no-worker"};
+    if (name.find("Stuck") != std::string::npos) standin.faults = {"stuck-dispatch"};
+    if (name.find("Duplicate") != std::string::npos) standin.faults = {"duplicate-delivery"};
+    standin_ = std::make_unique<Standin>(standin);
+    ASSERT_TRUE(standin_->Start()) << standin_->log();
+    options.extra_args = {"--powerjob-url",      standin_->url(),
+                          "--powerjob-app",      powerjob::testing::kApp,
+                          "--powerjob-version",  standin.profile,
+                          "--powerjob-run-root", (temp_dir() / "remote-run").string()};
+    const bool bad_password = name.find("BadPassword") != std::string::npos;
+    options.extra_env = {std::string("SVCD_POWERJOB_PASSWORD=") +
+                         (bad_password ? "wrong-password-in-test" : powerjob::testing::kPassword)};
+    if (name.find("SlowAnswer") != std::string::npos) {
+      options.extra_args.insert(options.extra_args.end(), {"--powerjob-timeout-seconds", "1"});
+    }
+  }
+
+  DeployKnobs Knobs() const {
+    DeployKnobs knobs;
+    knobs.host_spec = kPowerJobHost;
+    return knobs;
+  }
+
+  nlohmann::json GetHost() const {
+    const HttpReply reply = SendRequest("GET", Url() + kApiPrefix + "/hosts/local", "");
+    return reply.status == 200 ? reply.Json() : nlohmann::json();
+  }
+
+  // Applies the quickstart on the PowerJob host, waits for Ready, and
+  // checks that every service answers and runs under a PowerJob instance.
+  void ConvergesRestartsAndDeletes() {
+    DeployKnobs knobs = Knobs();
+    knobs.scope = "Target";
+    ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+    const TargetMap ready = Targets(WaitReady("quickstart", std::chrono::seconds(60)));
+    ASSERT_THAT(ready, SizeIs(3));
+    TrackTargets(GetDeploy("quickstart"));
+    EXPECT_EQ(standin_->Count("runJob"), 3) << standin_->Calls().dump(2);
+    EXPECT_TRUE(TcpConnects(master_port_));
+    const HttpReply completion =
+        SendRequest("POST", "http://127.0.0.1:" + std::to_string(master_port_) + "/v1/completions",
+                    R"({"model":"qwen2-7b","prompt":"Paris is the capital of","max_tokens":4})",
+                    RequestOptions().WithContentType("application/json"));
+    EXPECT_THAT(completion.body, HasSubstr("France"));
+    const nlohmann::json host = GetHost();
+    EXPECT_EQ(host["status"].value("dispatchReady", false), true) << host.dump(2);
+    EXPECT_NE(host["status"].value("lastDispatchTime", ""), "") << host.dump(2);
+
+    // kill -9 of a service: that target alone is dispatched again.
+    const int64_t worker0 = ready.at("worker-0")["pid"].get<int64_t>();
+    const int64_t master = ready.at("master")["pid"].get<int64_t>();
+    ASSERT_EQ(kill(static_cast<pid_t>(worker0), SIGKILL), 0);
+    nlohmann::json deploy;
+    ASSERT_TRUE(WaitForDeploy(
+        "quickstart",
+        [&](const nlohmann::json& d) {
+          const TargetMap t = Targets(d);
+          return d["status"].value("phase", "") == "Ready" && t.count("worker-0") > 0 &&
+                 t.at("worker-0").value("attempts", 0) == 1 && t.at("worker-0").contains("pid") &&
+                 t.at("worker-0")["pid"].get<int64_t>() != worker0;
+        },
+        std::chrono::seconds(60), &deploy))
+        << deploy.dump(2);
+    TrackTargets(deploy);
+    EXPECT_EQ(Targets(deploy).at("master")["pid"].get<int64_t>(), master);
+    EXPECT_EQ(standin_->Count("runJob"), 4) << standin_->Calls().dump(2);
+
+    // Delete: every service is stopped through PowerJob, then the object goes.
+    std::vector<int64_t> pids;
+    for (const auto& [name, target] : Targets(deploy)) pids.push_back(target["pid"].get<int64_t>());
+    const CommandResult deleted = Ctl({"delete", "sd", "quickstart", "--wait", "--timeout", "90s"});
+    ASSERT_EQ(deleted.exit_code, 0) << deleted.out << deleted.err;
+    for (int64_t pid : pids) EXPECT_FALSE(ProcessAlive(pid)) << pid;
+    EXPECT_FALSE(TcpConnects(master_port_));
+    // One stop job run per live target; the attempts' instances ended with
+    // their launchers, so none needed stopInstance.
+    EXPECT_EQ(standin_->Count("runJob"), 7) << standin_->Calls().dump(2);
+    EXPECT_EQ(standin_->Count("saveJob"), 2) << standin_->Calls().dump(2);
+  }
+
+  std::unique_ptr<Standin> standin_;
+};
+
+TEST_P(DeployPowerJobTest, QuickstartConvergesRestartsAndDeletesV43) {
+  ConvergesRestartsAndDeletes();
+}
+
+TEST_P(DeployPowerJobTest, QuickstartConvergesRestartsAndDeletesV51) {
+  ConvergesRestartsAndDeletes();
+}
+
+// With no worker online every runJob ends FAILED "no worker available":
+// maxRetries 3 allows exactly four runJob calls, then the deploy is Failed.
+TEST_P(DeployPowerJobTest, NoWorkerSpendsTheBudgetWithoutRunawayCallsV51) {
+  DeployKnobs knobs = Knobs();
+  knobs.max_retries = 3;
+  knobs.backoff_seconds = 1;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const nlohmann::json deploy = WaitPhase("quickstart", "Failed", std::chrono::seconds(60));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(Condition(deploy, "Stalled"), "True");
+  EXPECT_THAT(Targets(deploy).at("master").value("message", ""), HasSubstr("no worker available"));
+  EXPECT_EQ(standin_->Count("runJob"), 4) << standin_->Calls().dump(2);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(standin_->Count("runJob"), 4);
+}
+
+// A Host that is not loopback cannot reach a loopback advertise URL: svcd
+// says so on the Host and fails the dispatch without calling runJob.
+TEST_P(DeployPowerJobTest, RemoteHostWithLoopbackAdvertiseUrlFailsAtOnceV51) {
+  DeployKnobs knobs = Knobs();
+  // A documentation address (RFC 5737): nothing is ever sent to it.
+  knobs.host_spec =
+      "  address: 192.0.2.10\n  executor: powerjob\n  powerjob:\n"
+      "    workerAddress: 192.0.2.10:27777\n";
+  knobs.max_retries = 0;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const nlohmann::json deploy = WaitPhase("quickstart", "Failed", std::chrono::seconds(30));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_THAT(Targets(deploy).at("master").value("message", ""), HasSubstr("--advertise-url"));
+  const nlohmann::json host = GetHost();
+  EXPECT_EQ(host["status"].value("dispatchReady", true), false) << host.dump(2);
+  EXPECT_EQ(host["status"].value("reason", ""), "AdvertiseUrlUnreachable") << host.dump(2);
+  EXPECT_EQ(standin_->Count("runJob"), 0);
+}
+
+// kill -9 of svcd right after the master's runJob, before its launcher
+// reported: the next svcd on the same port adopts the attempt from the
+// launcher's reports and starts no second process.
+TEST_P(DeployPowerJobTest, SvcdKilledDuringDispatchStartsNoSecondProcessV51) {
+  const uint16_t port = PickFreePort();
+  ASSERT_EQ(StartOwnSvcd(port), "");
+  DeployKnobs knobs = Knobs();
+  knobs.master_load_delay = "2";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  ASSERT_TRUE(WaitUntil([&] { return standin_->Count("runJob") >= 1; }, std::chrono::seconds(20)))
+      << standin_->Calls().dump(2);
+  KillOwnSvcd();
+  const int run_jobs = standin_->Count("runJob");
+  // The killed svcd's lease lasts 3 s; its launchers keep retrying meanwhile.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  ASSERT_EQ(StartOwnSvcd(port), "");
+  const TargetMap ready = Targets(WaitReady("quickstart", std::chrono::seconds(60)));
+  TrackTargets(GetDeploy("quickstart"));
+  ASSERT_THAT(ready, SizeIs(3));
+  EXPECT_EQ(ready.at("master").value("attempts", -1), 0);
+  // Three services, each started once: the master's attempt was adopted.
+  EXPECT_THAT(StandinsUnder(temp_dir()), SizeIs(3));
+  EXPECT_EQ(standin_->Count("runJob"), 3) << "runJob calls before the kill: " << run_jobs;
+}
+
+// An instance that stays waiting for its worker (status 2) gets no report:
+// at dispatchTimeoutSeconds svcd stops the instance and retries with
+// backoff, within the budget.
+TEST_P(DeployPowerJobTest, StuckInstanceIsStoppedAndRetriedV43) {
+  DeployKnobs knobs = Knobs();
+  knobs.dispatch_timeout_seconds = 2;
+  knobs.max_retries = 1;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const nlohmann::json deploy = WaitPhase("quickstart", "Failed", std::chrono::seconds(40));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_THAT(Targets(deploy).at("master").value("message", ""), HasSubstr("still waits"));
+  EXPECT_EQ(standin_->Count("runJob"), 2) << standin_->Calls().dump(2);
+  EXPECT_EQ(standin_->Count("stopInstance"), 2) << standin_->Calls().dump(2);
+  for (const nlohmann::json& instance : standin_->Instances()) {
+    EXPECT_EQ(instance.value("status", 0), 10) << instance.dump();
+  }
+}
+
+// PowerJob delivers at least once: a second run of the same launcher finds
+// the attempt claimed and starts nothing.
+TEST_P(DeployPowerJobTest, DuplicateDeliveryStartsOneProcessPerTargetV51) {
+  ApplyWithSvcctl(QuickstartYaml(Knobs()), "quickstart");
+  TrackTargets(WaitReady("quickstart", std::chrono::seconds(60)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_THAT(StandinsUnder(temp_dir()), SizeIs(3));
+  EXPECT_EQ(standin_->Count("runJob"), 3);
+}
+
+// runJob answered after the client's timeout: svcd never sends it again and
+// takes the launcher's first report as the proof that it runs.
+TEST_P(DeployPowerJobTest, SlowAnswerIsNeverResentV51) {
+  DeployKnobs knobs = Knobs();
+  knobs.startup_policy = "MasterReady";
+  knobs.master_load_delay = "2";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  ASSERT_TRUE(WaitUntil([&] { return standin_->Count("runJob") >= 1; }, std::chrono::seconds(20)));
+  standin_->SetFaults({{"slow", 3}});
+  TrackTargets(WaitPhase("quickstart", "Ready", std::chrono::seconds(60)));
+  ASSERT_FALSE(HasFailure());
+  standin_->SetFaults(nlohmann::json::object(), {"slow"});
+  int lost = 0;
+  for (const auto& [reason, message] : Events("quickstart")) lost += reason == "DispatchAnswerLost";
+  EXPECT_EQ(lost, 2);
+  EXPECT_THAT(StandinsUnder(temp_dir()), SizeIs(3));
+  EXPECT_EQ(standin_->Instances().size(), 3u) << standin_->Instances().dump(2);
+}
+
+// A PowerJob server that is down fails dispatches at once, counted against
+// the budget; the Host says why; once it is back, svcctl retry converges.
+TEST_P(DeployPowerJobTest, ServerDownFailsDispatchesThenRetryConvergesV51) {
+  standin_->SetFaults({{"server-down", true}});
+  DeployKnobs knobs = Knobs();
+  knobs.max_retries = 1;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const nlohmann::json deploy = WaitPhase("quickstart", "Failed", std::chrono::seconds(60));
+  ASSERT_FALSE(HasFailure());
+  const nlohmann::json host = GetHost();
+  EXPECT_EQ(host["status"].value("dispatchReady", true), false) << host.dump(2);
+  EXPECT_EQ(host["status"].value("reason", ""), "DispatchFailing") << host.dump(2);
+  standin_->SetFaults(nlohmann::json::object(), {"server-down"});
+  const CommandResult retried = Ctl({"retry", "sd/quickstart"});
+  ASSERT_EQ(retried.exit_code, 0) << retried.err;
+  TrackTargets(WaitReady("quickstart", std::chrono::seconds(60)));
+  EXPECT_EQ(GetHost()["status"].value("dispatchReady", false), true);
+}
+
+// Wrong credentials: the dispatch fails naming the authentication error,
+// and the password appears in no message or log line.
+TEST_P(DeployPowerJobTest, BadPasswordFailsWithoutLeakingItV51) {
+  standin_->SetFaults({{"openapi-auth", true}});
+  DeployKnobs knobs = Knobs();
+  knobs.max_retries = 0;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const nlohmann::json deploy = WaitPhase("quickstart", "Failed", std::chrono::seconds(30));
+  ASSERT_FALSE(HasFailure());
+  const std::string message = Targets(deploy).at("master").value("message", "");
+  EXPECT_THAT(message, HasSubstr("PowerJob"));
+  const std::string everything = deploy.dump() + GetHost().dump() + server().Log();
+  EXPECT_EQ(everything.find("wrong-password-in-test"), std::string::npos);
+  EXPECT_EQ(standin_->Count("runJob"), 0);
+}
+
+SVCD_E2E_INSTANTIATE(DeployPowerJobTest);
+
+}  // namespace
+}  // namespace svcd::e2e
