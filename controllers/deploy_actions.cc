@@ -449,6 +449,8 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
 Status DeployController::ActOnFailures(Pass& pass) {
   const api::ServiceDeploySpec& spec = pass.deploy.spec;
   const std::string& uid = pass.deploy.metadata.uid;
+  // A pass that finds no failure reads nothing again: most passes are no-ops.
+  bool marked = false;
   for (const store::TargetRecord& target : pass.targets) {
     const Observed& o = pass.observed[target.name];
     if (!IsActive(target.state)) continue;
@@ -476,9 +478,11 @@ Status DeployController::ActOnFailures(Pass& pass) {
       runtime_.UpdateTarget(uid, target.name, target.lease_version + 1,
                             {.state = "TIMEOUT", .message = message}, "svcd");
       Record(pass, "Warning", "StartupTimeout", target.name + " " + message);
+      marked = true;
       continue;
     }
     if (failure.empty()) continue;
+    marked = true;
     if (o.alive) {
       Status stopped = StopTarget(pass, target, failure);
       if (!stopped.ok()) return stopped;
@@ -496,9 +500,11 @@ Status DeployController::ActOnFailures(Pass& pass) {
     runtime_.AppendAgentLog(uid, target.name, failure);
   }
 
-  StatusOr<std::vector<store::TargetRecord>> targets = runtime_.ListTargets(uid);
-  if (!targets.ok()) return targets.status();
-  pass.targets = std::move(*targets);
+  if (marked) {
+    StatusOr<std::vector<store::TargetRecord>> targets = runtime_.ListTargets(uid);
+    if (!targets.ok()) return targets.status();
+    pass.targets = std::move(*targets);
+  }
   const auto& policy = spec.restart_policy;
   const bool group = policy.scope == api::kScopeGroup;
   for (const store::TargetRecord& target : pass.targets) {
@@ -510,6 +516,7 @@ Status DeployController::ActOnFailures(Pass& pass) {
       return Status::Ok();
     }
     if (target.state != "FAILED") continue;
+    marked = true;
     bool handled = false;
     Status retried = RetryBusyPort(pass, target, handled);
     if (!retried.ok()) return retried;
@@ -555,7 +562,8 @@ Status DeployController::ActOnFailures(Pass& pass) {
                std::to_string(target.attempts + 1) + " of " + std::to_string(policy.max_retries));
     break;
   }
-  targets = runtime_.ListTargets(uid);
+  if (!marked) return Status::Ok();
+  StatusOr<std::vector<store::TargetRecord>> targets = runtime_.ListTargets(uid);
   if (!targets.ok()) return targets.status();
   pass.targets = std::move(*targets);
   return Observe(pass);
