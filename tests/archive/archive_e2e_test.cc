@@ -190,6 +190,31 @@ TEST_P(ArchiveE2eTest, ArchivesStayListedAfterDelete) {
   EXPECT_THAT(neither.err, HasSubstr("sd/NAME or --uid UID"));
 }
 
+// Deleting a deploy packs its logs before the finalizer goes: the archive
+// is listed by uid afterwards, with the deletion as its reason, and holds
+// every target's log.
+TEST_P(ArchiveE2eTest, DeleteArchivesBeforeTheFinalizerGoes) {
+  const nlohmann::json deploy = StartQuickstart();
+  const std::string uid = deploy["metadata"].value("uid", "");
+  const CommandResult deleted = Ctl({"delete", "sd", "quickstart", "--wait", "--timeout", "60s"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+
+  const HttpReply listed = Get(std::string(kApiPrefix) + "/archives?uid=" + uid);
+  ASSERT_EQ(listed.status, 200) << listed.Describe();
+  const nlohmann::json items = listed.Json()["items"];
+  ASSERT_EQ(items.size(), 1u) << items.dump(2);
+  EXPECT_EQ(items[0].value("reason", ""), "deploy deleted");
+
+  const std::string file = (temp_dir() / "deleted.tar.gz").string();
+  const CommandResult downloaded = Ctl({"archive", "--uid", uid, "-o", file});
+  ASSERT_EQ(downloaded.exit_code, 0) << downloaded.err;
+  const CommandResult contents = RunCommand({"tar", "tzf", file}, kToolEnv);
+  ASSERT_EQ(contents.exit_code, 0) << contents.err;
+  for (const char* target : {"master", "worker-0", "worker-1"}) {
+    EXPECT_THAT(contents.out, HasSubstr(target)) << contents.out;
+  }
+}
+
 TEST_P(ArchiveE2eTest, DamagedArchiveFileFailsLoudly) {
   StartQuickstart();
   const HttpReply created = SendRequest("POST", Url() + DeployPath() + "/archive", "",

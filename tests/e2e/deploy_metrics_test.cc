@@ -2,7 +2,10 @@
 // life (dispatches, readiness, a restart, deletion) and every scrape passes
 // promtool's checks.
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <sstream>
 
@@ -102,6 +105,33 @@ TEST_P(DeployMetricsTest, SeriesFollowTheDeployFromApplyToDelete) {
   EXPECT_EQ(Sample(text, "svcd_deploys{phase=\"Ready\"}"), 0) << text;
   EXPECT_THAT(text, Not(HasSubstr("deploy=\"quickstart\"")));
   ExpectPromtoolAccepts(text);
+}
+
+// A metrics port that is taken ends svcd with a message naming the flag,
+// instead of an abort or a server without metrics.
+TEST(SvcdMetricsListenTest, TakenPortExitsNamingTheFlag) {
+  const int holder = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(holder, 4), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string busy = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  const std::filesystem::path data =
+      std::filesystem::temp_directory_path() / ("svcd-metrics-" + std::to_string(getpid()));
+  const CommandResult ran =
+      RunCommand({kSvcdBinary, "--listen", "127.0.0.1:" + std::to_string(PickFreePort()),
+                  "--data-dir", data.string(), "--metrics-listen", busy},
+                 {"PATH=/usr/bin:/bin"}, "", std::chrono::seconds(30));
+  close(holder);
+  std::error_code ignored;
+  std::filesystem::remove_all(data, ignored);
+  EXPECT_FALSE(ran.timed_out);
+  EXPECT_EQ(ran.exit_code, 1) << ran.err;
+  EXPECT_THAT(ran.err, HasSubstr("--metrics-listen " + busy + ": address already in use"));
 }
 
 SVCD_E2E_INSTANTIATE(DeployMetricsTest);
