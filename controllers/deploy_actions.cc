@@ -337,7 +337,7 @@ Status DeployController::DispatchTarget(Pass& pass, const store::TargetRecord& t
 }
 
 // True when the attempt exited with a non-zero code and one of its last
-// service lines says that the address is already in use.
+// service lines reports that the address is already in use.
 bool DeployController::ExitedOnBusyPort(const Pass& pass, const store::TargetRecord& target,
                                         const Observed& o) {
   if (!o.exit_code || *o.exit_code == 0 || o.attempt < 1) return false;
@@ -709,7 +709,10 @@ void DeployController::SyncProbes(Pass& pass) {
       }
       std::lock_guard lock(mu_);
       probe_keys_[key] = pass.key;
-      probe_types_[key] = probe->http ? "http" : probe->tcp ? "tcp" : "exec";
+      std::string type = "exec";
+      if (probe->http) type = "http";
+      if (probe->tcp) type = "tcp";
+      probe_types_[key] = type;
     } else if (registered) {
       probes_->Unregister(key);
       std::lock_guard lock(mu_);

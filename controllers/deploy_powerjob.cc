@@ -1,5 +1,5 @@
 // The PowerJob side of DeployController: which executor runs a Host's
-// targets, what PowerJob says about attempts whose launcher has not
+// targets, PowerJob's instance status for attempts whose launcher has not
 // reported yet, and the Host status that tells whether dispatch there works.
 
 #include <spdlog/spdlog.h>
@@ -68,7 +68,7 @@ std::string DeployController::DispatchBlocked(const api::Host& host) const {
   return "";
 }
 
-// Fills in what PowerJob knows of an attempt whose launcher has not reported
+// Fills in PowerJob's record of an attempt whose launcher has not reported
 // yet (an instance that failed, such as "no worker available", or ended),
 // and counts a started launcher that went silent as lost.
 void DeployController::ObservePowerJob(Pass& pass, const store::TargetRecord& target, Observed& o) {
@@ -88,7 +88,8 @@ void DeployController::ObservePowerJob(Pass& pass, const store::TargetRecord& ta
   }
   StatusOr<powerjob::InstanceInfo> info = options_.powerjob->InstanceStatus(o.dispatch_id);
   if (!info.ok()) {
-    // NotFound: runJob's answer was lost, so only a report can tell.
+    // NotFound: runJob's response was lost, so only a launcher report can show
+    // whether the attempt runs.
     if (info.status().code() != Code::kNotFound) {
       spdlog::warn("deploy={} target={} PowerJob instance unknown: {}", pass.key, target.name,
                    info.status().message());

@@ -59,7 +59,7 @@ class DeployPowerJobTest : public DeployE2eTest {
   }
 
   // Applies the quickstart on the PowerJob host, waits for Ready, and
-  // checks that every service answers and runs under a PowerJob instance.
+  // checks that every service responds and runs under a PowerJob instance.
   void ConvergesRestartsAndDeletes() {
     DeployKnobs knobs = Knobs();
     knobs.scope = "Target";
@@ -138,7 +138,7 @@ TEST_P(DeployPowerJobTest, NoWorkerSpendsTheBudgetWithoutRunawayCallsV51) {
 }
 
 // A Host that is not loopback cannot reach a loopback advertise URL: svcd
-// says so on the Host and fails the dispatch without calling runJob.
+// reports this on the Host and fails the dispatch without calling runJob.
 TEST_P(DeployPowerJobTest, RemoteHostWithLoopbackAdvertiseUrlFailsAtOnceV51) {
   DeployKnobs knobs = Knobs();
   // A documentation address (RFC 5737): nothing is ever sent to it.
@@ -209,7 +209,7 @@ TEST_P(DeployPowerJobTest, DuplicateDeliveryStartsOneProcessPerTargetV51) {
   EXPECT_EQ(standin_->Count("runJob"), 3);
 }
 
-// runJob answered after the client's timeout: svcd never sends it again and
+// runJob's response arrives after the client's timeout: svcd never sends it again and
 // takes the launcher's first report as the proof that it runs.
 TEST_P(DeployPowerJobTest, SlowAnswerIsNeverResentV51) {
   DeployKnobs knobs = Knobs();
@@ -229,7 +229,8 @@ TEST_P(DeployPowerJobTest, SlowAnswerIsNeverResentV51) {
 }
 
 // A PowerJob server that is down fails dispatches at once, counted against
-// the budget; the Host says why; once it is back, svcctl retry converges.
+// the budget. The Host status gives the reason. Once the server is back,
+// svcctl retry converges.
 TEST_P(DeployPowerJobTest, ServerDownFailsDispatchesThenRetryConvergesV51) {
   standin_->SetFaults({{"server-down", true}});
   DeployKnobs knobs = Knobs();
