@@ -150,6 +150,7 @@ std::string DeployE2eTest::QuickstartYaml(const DeployKnobs& knobs) const {
   deploy += "  workerStaggerSeconds: " + std::to_string(knobs.worker_stagger_seconds) + "\n";
   deploy += "  startupTimeoutSeconds: " + std::to_string(knobs.startup_timeout_seconds) + "\n";
   deploy += "  dispatchTimeoutSeconds: " + std::to_string(knobs.dispatch_timeout_seconds) + "\n";
+  deploy += std::string("  suspend: ") + (knobs.suspend ? "true" : "false") + "\n";
   deploy += "  restartPolicy:\n";
   deploy += "    scope: " + knobs.scope + "\n";
   deploy += "    maxRetries: " + std::to_string(knobs.max_retries) + "\n";

@@ -37,6 +37,7 @@ struct DeployKnobs {
   int backoff_seconds = 1;
   int startup_timeout_seconds = 60;
   int dispatch_timeout_seconds = 120;
+  bool suspend = false;
   int worker_stagger_seconds = 0;
   std::string startup_policy = "MasterStarted";
   // Extra flow-style arg items ("{name: x, value: \"1\"}") per node.

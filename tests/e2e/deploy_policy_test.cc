@@ -1,0 +1,136 @@
+// End-to-end tests of the deploy policies that change when targets start:
+// suspend, a disabled Host and the MasterReady startup policy.
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+
+#include "tests/e2e/deploy_fixture.h"
+
+namespace svcd::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+using DeployPolicyTest = DeployE2eTest;
+
+// Returns the index of the first event with `reason` whose message starts
+// with `prefix`, or -1.
+int EventIndex(const std::vector<std::pair<std::string, std::string>>& events,
+               const std::string& reason, const std::string& prefix) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].first == reason && events[i].second.rfind(prefix, 0) == 0) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+TEST_P(DeployPolicyTest, SuspendStopsTargetsAndKeepsTheObject) {
+  ApplyWithSvcctl(QuickstartYaml({}), "quickstart");
+  const TargetMap before = Targets(WaitReady("quickstart"));
+  ASSERT_THAT(before, SizeIs(3));
+  std::vector<int64_t> pids;
+  for (const auto& [name, target] : before) pids.push_back(target["pid"].get<int64_t>());
+
+  DeployKnobs suspended;
+  suspended.suspend = true;
+  ApplyWithSvcctl(QuickstartYaml(suspended), "quickstart");
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [](const nlohmann::json& d) {
+        const TargetMap targets = Targets(d);
+        return targets.size() == 3 &&
+               std::all_of(targets.begin(), targets.end(), [](const auto& entry) {
+                 return entry.second.value("state", "") == "CANCELLED";
+               });
+      },
+      std::chrono::seconds(30), &deploy))
+      << deploy.dump(2);
+  for (int64_t pid : pids) EXPECT_FALSE(ProcessAlive(pid)) << pid;
+  EXPECT_FALSE(TcpConnects(master_port_));
+
+  // Resuming starts every target again.
+  ApplyWithSvcctl(QuickstartYaml({}), "quickstart");
+  const TargetMap after = Targets(WaitReady("quickstart"));
+  TrackTargets(GetDeploy("quickstart"));
+  ASSERT_THAT(after, SizeIs(3));
+  for (const auto& [name, target] : after) {
+    EXPECT_TRUE(ProcessAlive(target["pid"].get<int64_t>())) << name;
+  }
+}
+
+TEST_P(DeployPolicyTest, DisabledHostGetsNoDispatches) {
+  DeployKnobs knobs;
+  knobs.host_spec = "  address: 127.0.0.1\n  executor: local\n  disabled: true\n";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [](const nlohmann::json& d) {
+        const TargetMap targets = Targets(d);
+        return targets.count("master") > 0 &&
+               targets.at("master").value("message", "").find("disabled") != std::string::npos;
+      },
+      std::chrono::seconds(20), &deploy))
+      << deploy.dump(2);
+  EXPECT_THAT(Targets(deploy).at("master").value("message", ""),
+              HasSubstr("Host local is disabled"));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_THAT(DispatchMessages("quickstart"), IsEmpty());
+
+  // Enabling the Host lets the deploy start.
+  ApplyWithSvcctl(QuickstartYaml({}), "quickstart");
+  TrackTargets(WaitReady("quickstart"));
+  EXPECT_THAT(DispatchMessages("quickstart"), SizeIs(3));
+}
+
+// The master loads for 2 s before its probe passes: with MasterReady the
+// workers stay PENDING that long after the master process started, where
+// MasterStarted would start them at once.
+TEST_P(DeployPolicyTest, MasterReadyHoldsWorkersUntilTheMasterIsReady) {
+  DeployKnobs knobs;
+  knobs.startup_policy = "MasterReady";
+  knobs.master_load_delay = "2";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::time_point> master_started;
+  std::optional<Clock::time_point> worker_left_pending;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const TargetMap targets = Targets(GetDeploy("quickstart"));
+        if (targets.size() != 3) return false;
+        if (!master_started && targets.at("master").contains("pid")) master_started = Clock::now();
+        if (!worker_left_pending && targets.at("worker-0").value("state", "") != "PENDING") {
+          worker_left_pending = Clock::now();
+        }
+        return master_started && worker_left_pending;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_GE(*worker_left_pending - *master_started, std::chrono::milliseconds(1500));
+  const auto events = Events("quickstart");
+  EXPECT_LT(EventIndex(events, "Dispatched", "master"),
+            EventIndex(events, "Dispatched", "worker-0"));
+  TrackTargets(WaitReady("quickstart"));
+}
+
+// Resuming while the suspend still stops targets converges all the same.
+TEST_P(DeployPolicyTest, ResumeDuringSuspendConverges) {
+  ApplyWithSvcctl(QuickstartYaml({}), "quickstart");
+  TrackTargets(WaitReady("quickstart"));
+  DeployKnobs suspended;
+  suspended.suspend = true;
+  ApplyWithSvcctl(QuickstartYaml(suspended), "quickstart");
+  ApplyWithSvcctl(QuickstartYaml({}), "quickstart");
+  const TargetMap after = Targets(WaitReady("quickstart"));
+  TrackTargets(GetDeploy("quickstart"));
+  EXPECT_THAT(after, SizeIs(3));
+}
+
+SVCD_E2E_INSTANTIATE(DeployPolicyTest);
+
+}  // namespace
+}  // namespace svcd::e2e
