@@ -165,8 +165,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         spec = OPERATIONS.get(op)
         if spec is None or (self.standin.options.profile == "4.3" and not spec[2]):
             self.read_body()
-            self.not_found()
             self.finish_call(method, op or path, {}, 404, None)
+            self.not_found()
             return
         if self.refuse_for_server_down():
             return
@@ -238,8 +238,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         slow = self.standin.faults.get("slow")
         if slow:
             time.sleep(slow)
-        self.send_body(200, document, headers)
+        # The call is recorded before the reply is written, so a client that
+        # reads /_standin/calls after its reply sees it, and a reply that
+        # fails to write (the client gave up) still counts as a call.
         self.finish_call(method, op, params, 200, document)
+        self.send_body(200, document, headers)
 
     def finish_call(self, method, op, params, status, document):
         call = {"time": now_ms(), "method": method, "op": op, "params": redact(params),
