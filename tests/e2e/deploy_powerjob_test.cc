@@ -32,6 +32,7 @@ class DeployPowerJobTest : public DeployE2eTest {
     standin.profile = name.find("V43") != std::string::npos ? "4.3" : "5.1";
     if (name.find("NoWorker") != std::string::npos) standin.faults = {"no-worker"};
     if (name.find("Stuck") != std::string::npos) standin.faults = {"stuck-dispatch"};
+    if (name.find("Flipping") != std::string::npos) standin.faults.push_back("flip-running=3");
     if (name.find("Duplicate") != std::string::npos) standin.faults = {"duplicate-delivery"};
     standin_ = std::make_unique<Standin>(standin);
     ASSERT_TRUE(standin_->Start()) << standin_->log();
@@ -197,6 +198,22 @@ TEST_P(DeployPowerJobTest, StuckInstanceIsStoppedAndRetriedV43) {
   for (const nlohmann::json& instance : standin_->Instances()) {
     EXPECT_EQ(instance.value("status", 0), 10) << instance.dump();
   }
+}
+
+// Stopped instances that read RUNNING again (a stop that did not reach the
+// worker) change nothing: liveness comes from launcher reports, so no
+// extra runJob is sent and the budget ends the deploy as before.
+TEST_P(DeployPowerJobTest, StuckAndFlippingInstancesSpendOnlyTheBudgetV51) {
+  DeployKnobs knobs = Knobs();
+  knobs.dispatch_timeout_seconds = 2;
+  knobs.max_retries = 1;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const nlohmann::json deploy = WaitPhase("quickstart", "Failed", std::chrono::seconds(40));
+  ASSERT_FALSE(HasFailure());
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(standin_->Count("runJob"), 2) << standin_->Calls().dump(2);
+  EXPECT_EQ(GetDeploy("quickstart")["status"].value("phase", ""), "Failed");
+  EXPECT_THAT(StandinsUnder(temp_dir()), SizeIs(0));
 }
 
 // PowerJob delivers at least once: a second run of the same launcher finds
