@@ -160,6 +160,13 @@ Status DeployController::Observe(Pass& pass) {
         o.ever_ready = state->ever_ready;
         o.probe_failing = state->ever_ready && !state->ready;
       }
+      // Probe state lives in memory, so after an svcd restart an adopted
+      // target that was ready counts as started: its startup deadline is
+      // over, and failureThreshold failures in a row restart it.
+      if (!o.ever_ready && WasReadyBefore(pass, target, o)) {
+        o.ever_ready = true;
+        o.probe_failing = state.ok() && state->consecutive_failures >= probe->failure_threshold;
+      }
     }
     pass.observed[target.name] = o;
   }
@@ -334,6 +341,35 @@ Status DeployController::DispatchTarget(Pass& pass, const store::TargetRecord& t
   runtime_.AppendAgentLog(uid, target.name, "dispatched " + attempt + " on Host " + target.host);
   pass.WakeIn(500);
   return Status::Ok();
+}
+
+// True when this attempt of the target passed its probe before, as an svcd
+// that ran before this one recorded: the target row still says READY (in the
+// first pass after a restart), or a stored probe result passed after the
+// dispatch. The answer is remembered per dispatch.
+bool DeployController::WasReadyBefore(const Pass& pass, const store::TargetRecord& target,
+                                      const Observed& o) {
+  {
+    std::lock_guard lock(mu_);
+    if (ready_before_.count(o.dispatch_id) > 0) return true;
+  }
+  bool ready = target.state == "READY";
+  const int64_t deadline_ms = int64_t{pass.deploy.spec.startup_timeout_seconds} * 1000;
+  if (!ready && pass.now_ms - o.submit_ms > deadline_ms) {
+    // Only before a startup timeout would stop it: the history is a query.
+    StatusOr<std::vector<store::ProbeEventRecord>> events =
+        runtime_.RecentProbeEvents(pass.deploy.metadata.uid, 1000);
+    if (events.ok()) {
+      ready = std::any_of(events->begin(), events->end(), [&](const auto& event) {
+        return event.target == target.name && event.passed && event.time_ms >= o.submit_ms;
+      });
+    }
+  }
+  if (ready) {
+    std::lock_guard lock(mu_);
+    ready_before_.insert(o.dispatch_id);
+  }
+  return ready;
 }
 
 // True when the attempt exited with a non-zero code and one of its last

@@ -116,6 +116,7 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   Status WriteStatus(Pass& pass);
   void SyncProbes(Pass& pass);
   bool ExitedOnBusyPort(const Pass& pass, const store::TargetRecord& target, const Observed& o);
+  bool WasReadyBefore(const Pass& pass, const store::TargetRecord& target, const Observed& o);
   Status RetryBusyPort(Pass& pass, const store::TargetRecord& target, bool& handled);
   std::optional<api::Probe> ProbeOf(const Pass& pass, const std::string& role) const;
   void Record(Pass& pass, const std::string& type, const std::string& reason,
@@ -145,6 +146,9 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   // Restarts after "address already in use" per "namespace/name/target"
   // since the target was last ready; guarded by mu_.
   std::map<std::string, int> port_busy_retries_;
+  // Dispatch ids whose target passed its probe before this svcd started;
+  // guarded by mu_. NOTE: never pruned; one short string per adopted attempt.
+  std::set<std::string> ready_before_;
   // Probe key -> probe type ("http", "tcp", "exec"); guarded by mu_.
   std::map<std::string, std::string> probe_types_;
   // Deploy key -> the generation seen and when it was first seen, for the

@@ -83,6 +83,34 @@ TEST_P(DeployAdoptTest, RestartedSvcdAdoptsTargets) {
   EXPECT_THAT(DispatchMessages("quickstart"), SizeIs(3));
 }
 
+// A target Ready for longer than startupTimeoutSeconds keeps running across
+// an svcd restart: probe state lives in memory, and the new svcd must not
+// judge the old dispatch against the startup deadline again.
+TEST_P(DeployAdoptTest, RestartAfterStartupDeadlineKeepsReadyTargets) {
+  const uint16_t port = PickFreePort();
+  ASSERT_EQ(StartOwnSvcd(port), "");
+  DeployKnobs knobs;
+  knobs.startup_timeout_seconds = 3;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const TargetMap before = Targets(WaitReady("quickstart"));
+  ASSERT_THAT(before, SizeIs(3));
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+
+  KillOwnSvcd();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  ASSERT_EQ(StartOwnSvcd(port), "");
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  const TargetMap after = Targets(WaitReady("quickstart"));
+  TrackTargets(GetDeploy("quickstart"));
+  for (const char* name : {"master", "worker-0", "worker-1"}) {
+    EXPECT_EQ(PidOf(after, name), PidOf(before, name)) << name;
+    EXPECT_EQ(after.at(name).value("attempts", -1), 0) << name;
+  }
+  for (const auto& [reason, message] : Events("quickstart")) {
+    EXPECT_NE(reason, "StartupTimeout") << message;
+  }
+}
+
 SVCD_E2E_INSTANTIATE(DeployAdoptTest);
 
 }  // namespace
