@@ -171,6 +171,13 @@ int Serve(Flags flags) {
               << lease.status().message() << "\n";
     return 1;
   }
+  // Every return from here on releases the lease, so a start that fails on
+  // a later flag leaves the store free for the next attempt.
+  struct LeaseRelease {
+    svcd::store::Store* store;
+    std::string holder;
+    ~LeaseRelease() { store->ReleaseLease(holder); }
+  } lease_release{store->get(), holder};
 
   std::unique_ptr<svcd::server::TokenAuthenticator> authenticator;
   if (!flags.token_file.empty()) {
