@@ -193,13 +193,14 @@ send_log() {
 
 # Runs in the background while the service runs: started (until accepted),
 # then a heartbeat and new log bytes every heartbeat_seconds. It ends when
-# report.stop exists. The TERM that the launcher also sends only cuts the
+# report.stop exists, or when the launcher is gone (killed with KILL), so it
+# never reports for a service that nobody waits for. The TERM that the launcher also sends only cuts the
 # sleep short: a TERM that arrives before this subshell has set its trap is
 # lost in dash.
 report_loop() {
   trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
   sleeper=
-  while [ ! -f "$attempt_dir/report.stop" ]; do
+  while [ ! -f "$attempt_dir/report.stop" ] && kill -0 "$launcher_pid" 2>/dev/null; do
     send_started && send_heartbeat && send_log 64
     [ "$?" = 2 ] && exit 0
     sleep "$heartbeat_seconds" &
@@ -299,6 +300,7 @@ else
 fi
 cpu_ticks=0
 cpu_uptime=$(LC_ALL=C awk -v t="${service_ticks:-0}" -v hz="$clk_tck" 'BEGIN { printf "%.2f\n", t / hz }')
+launcher_pid=$$
 report_loop &
 reporter=$!
 

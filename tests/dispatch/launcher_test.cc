@@ -240,6 +240,22 @@ TEST_P(LauncherTest, SecondDeliveryStartsNoSecondProcess) {
   EXPECT_EQ(first->Wait(seconds(30)), 137);
 }
 
+TEST_P(LauncherTest, ReportLoopEndsWhenTheLauncherIsKilled) {
+  auto launcher = Launch(Spec("sleep 1000\n"));
+  const pid_t pid = ServicePid();
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitReports([](const auto& a) { return a.heartbeats.size() >= 1; }));
+
+  ASSERT_EQ(kill(launcher->pid(), SIGKILL), 0);
+  ASSERT_EQ(launcher->Wait(seconds(10)), 137);
+  // One heartbeat may be in flight; after that the orphaned loop must stop.
+  std::this_thread::sleep_for(seconds(2));
+  const size_t heartbeats = Reports().heartbeats.size();
+  std::this_thread::sleep_for(seconds(3));
+  EXPECT_EQ(Reports().heartbeats.size(), heartbeats);
+  kill(-pid, SIGKILL);
+}
+
 TEST_P(LauncherTest, ConflictStopsServiceThatIgnoresTerm) {
   auto launcher = Launch(Spec("trap '' TERM\nwhile :; do sleep 1; done\n"));
   const pid_t pid = ServicePid();
