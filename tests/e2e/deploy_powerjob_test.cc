@@ -164,7 +164,10 @@ TEST_P(DeployPowerJobTest, SvcdKilledDuringDispatchStartsNoSecondProcessV51) {
   const uint16_t port = PickFreePort();
   ASSERT_EQ(StartOwnSvcd(port), "");
   DeployKnobs knobs = Knobs();
-  knobs.master_load_delay = "2";
+  // MasterReady and a 5 s load keep the workers undispatched when svcd is
+  // killed, so only the master's attempt is in flight.
+  knobs.startup_policy = "MasterReady";
+  knobs.master_load_delay = "5";
   ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
   ASSERT_TRUE(WaitUntil([&] { return standin_->Count("runJob") >= 1; }, std::chrono::seconds(20)))
       << standin_->Calls().dump(2);
