@@ -343,10 +343,10 @@ Status DeployController::DispatchTarget(Pass& pass, const store::TargetRecord& t
   return Status::Ok();
 }
 
-// True when this attempt of the target passed its probe before, as an svcd
-// that ran before this one recorded: the target row still says READY (in the
-// first pass after a restart), or a stored probe result passed after the
-// dispatch. The answer is remembered per dispatch.
+// Returns true when this attempt passed its probe under an earlier svcd. The
+// evidence is a target row in state READY (in the first pass after a restart)
+// or a stored passing probe result newer than the dispatch. The result is
+// cached per dispatch id.
 bool DeployController::WasReadyBefore(const Pass& pass, const store::TargetRecord& target,
                                       const Observed& o) {
   {

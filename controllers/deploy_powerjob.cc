@@ -1,6 +1,6 @@
 // The PowerJob side of DeployController: which executor runs a Host's
 // targets, PowerJob's instance status for attempts whose launcher has not
-// reported yet, and the Host status that tells whether dispatch there works.
+// reported yet, and the Host status that shows whether dispatch there works.
 
 #include <spdlog/spdlog.h>
 

@@ -193,10 +193,10 @@ send_log() {
 
 # Runs in the background while the service runs: started (until accepted),
 # then a heartbeat and new log bytes every heartbeat_seconds. It ends when
-# report.stop exists, or when the launcher is gone (killed with KILL), so it
-# never reports for a service that nobody waits for. The TERM that the launcher also sends only cuts the
-# sleep short: a TERM that arrives before this subshell has set its trap is
-# lost in dash.
+# report.stop exists, or when the launcher is gone (killed with KILL), because
+# then no process waits for the service. The TERM that the launcher also
+# sends only cuts the sleep short: a TERM that arrives before this subshell
+# has set its trap is lost in dash.
 report_loop() {
   trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
   sleeper=

@@ -212,9 +212,8 @@ void PowerJobExecutor::ForgetJob(const std::string& worker, JobKind kind, int64_
   if (it != jobs_.end() && it->second == job_id) jobs_.erase(it);
 }
 
-// A job that could not be saved means that no runJob was sent, so the
-// script cannot run: a lost saveJob answer is Unavailable, not the
-// DeadlineExceeded that says a script may run.
+// Maps a failed job save to Unavailable. No runJob was sent, so the script
+// cannot run, and DeadlineExceeded would wrongly mean that it may run.
 static Status NothingRun(const Status& status) {
   if (status.code() != Code::kDeadlineExceeded) return status;
   return Status::Unavailable(status.message() + "; no runJob was sent");

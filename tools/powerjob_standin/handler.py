@@ -238,9 +238,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         slow = self.standin.faults.get("slow")
         if slow:
             time.sleep(slow)
-        # The call is recorded before the reply is written, so a client that
-        # reads /_standin/calls after its reply sees it, and a reply that
-        # fails to write (the client gave up) still counts as a call.
+        # The call is recorded before the reply is written. A client that
+        # reads /_standin/calls after its reply then finds its call, and a
+        # reply that fails to write (the client gave up) still counts.
         self.finish_call(method, op, params, 200, document)
         self.send_body(200, document, headers)
 
