@@ -505,8 +505,10 @@ Status DeployController::ActOnFailures(Pass& pass) {
                 std::to_string(spec.dispatch_timeout_seconds) + " s)" +
                 (o.error.empty() ? "" : "; " + o.error);
       runtime_.MarkDispatch(o.dispatch_id, "LOST", failure);
-    } else if (!o.ever_ready &&
+    } else if (o.started && !o.ever_ready &&
                pass.now_ms - o.submit_ms > int64_t{spec.startup_timeout_seconds} * 1000) {
+      // Only a started process has a startup deadline. An attempt without a
+      // report (possibly never sent) is governed by dispatchTimeoutSeconds.
       const std::string message = "not ready within startupTimeoutSeconds (" +
                                   std::to_string(spec.startup_timeout_seconds) + " s)";
       Status stopped = StopTarget(pass, target, message);
