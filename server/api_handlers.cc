@@ -1,10 +1,10 @@
 #include "server/api_handlers.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <regex>
-
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "api/codec.h"
 #include "api/document.h"
@@ -12,6 +12,7 @@
 #include "api/rules.h"
 #include "server/apply_service.h"
 #include "server/legacy_deploy.h"
+#include "server/path_check_handler.h"
 #include "server/status_response.h"
 
 namespace svcd::server {
@@ -38,8 +39,9 @@ bool IsYamlOrJsonType(const Request& request) {
   auto it = request.headers.find("content-type");
   if (it == request.headers.end()) return true;
   const std::string& type = it->second;
-  for (const char* accepted : {"application/json", "application/yaml", "application/x-yaml",
-                               "text/yaml", "text/x-yaml", "text/plain", "application/apply-patch+yaml"}) {
+  for (const char* accepted :
+       {"application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
+        "text/plain", "application/apply-patch+yaml"}) {
     if (type.rfind(accepted, 0) == 0) return true;
   }
   return false;
@@ -74,7 +76,9 @@ std::variant<std::vector<api::Object>, Response> ReadObjects(const Request& requ
 }
 
 nlohmann::json ItemJson(const ApplyItem& item) {
-  nlohmann::json out = {{"kind", item.kind}, {"name", item.name}, {"action", item.action},
+  nlohmann::json out = {{"kind", item.kind},
+                        {"name", item.name},
+                        {"action", item.action},
                         {"object", api::EncodeJson(item.object)}};
   if (!item.namespace_.empty()) out["namespace"] = item.namespace_;
   return out;
@@ -134,9 +138,9 @@ class KindRoutes {
     if (auto* response = std::get_if<Response>(&read)) return *response;
     auto& objects = std::get<std::vector<api::Object>>(read);
     if (objects.size() != 1) {
-      return StatusResponse(Status::InvalidArgument(
-          "expected exactly one object, got " + std::to_string(objects.size()) +
-          "; use POST " + std::string(kPrefix) + "/apply for several"));
+      return StatusResponse(Status::InvalidArgument("expected exactly one object, got " +
+                                                    std::to_string(objects.size()) + "; use POST " +
+                                                    std::string(kPrefix) + "/apply for several"));
     }
     api::Object& object = objects.front();
     Status matches = MatchesPath(object, params);
@@ -187,9 +191,7 @@ class KindRoutes {
     if (auto it = params.find("ns"); it != params.end()) {
       // The body's namespace was checked by the decoder but the path's was
       // not, and a deploy stored with an invalid one breaks every list.
-      static const std::regex kNamespacePattern(api::kDns1123LabelPattern);
-      if (it->second.size() > static_cast<size_t>(api::kMaxNameLength) ||
-          !std::regex_match(it->second, kNamespacePattern)) {
+      if (!IsObjectNameSegment(it->second)) {
         return Status::InvalidArgument(
             "invalid namespace " + api::QuoteForMessage(it->second) +
                 " in the request path: use lower-case letters, digits and '-', at most 63 "
@@ -273,11 +275,23 @@ std::string FormatTimeMs(int64_t ms) {
 Response HandleEvents(store::Store& store, const Request& request, const PathParams& params) {
   std::string uid;
   if (auto it = request.query.find("uid"); it != request.query.end()) uid = it->second;
+  // A malformed uid or name can match nothing, so it is an error rather
+  // than an empty list.
+  static const std::regex kUuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
+  if (!uid.empty() && !std::regex_match(uid, kUuid)) {
+    return BadRequestResponse("invalid uid " + api::QuoteForMessage(uid) +
+                              ": use an object's metadata.uid, a lower-case UUID");
+  }
   if (uid.empty()) {
     auto name = request.query.find("name");
     auto ns = params.find("ns");
     if (name == request.query.end() || ns == params.end()) {
       return BadRequestResponse("give ?uid=UID, or ?name=NAME under /namespaces/NS/events");
+    }
+    if (!IsObjectNameSegment(name->second)) {
+      return BadRequestResponse("invalid name " + api::QuoteForMessage(name->second) +
+                                ": like metadata.name, it must be at most 63 lower-case letters, "
+                                "digits or '-', starting and ending with a letter or digit");
     }
     StatusOr<api::Object> deploy = store.Get({api::kKindServiceDeploy, ns->second, name->second});
     if (!deploy.ok()) return StatusResponse(deploy.status());
@@ -300,7 +314,8 @@ Response HandleEvents(store::Store& store, const Request& request, const PathPar
                        {"name", event.object_name},
                        {"uid", event.object_uid}}}});
   }
-  return JsonResponse(200, {{"apiVersion", api::kGroupVersion}, {"kind", "EventList"}, {"items", items}});
+  return JsonResponse(
+      200, {{"apiVersion", api::kGroupVersion}, {"kind", "EventList"}, {"items", items}});
 }
 
 // POST /api/v1/deploys: the legacy request shape, applied as a ServiceDeploy.
@@ -315,7 +330,8 @@ Response HandleLegacyDeploy(ApplyService& apply, const std::function<std::string
                              .user = request.user,
                              .role = request.role};
   StatusOr<std::vector<ApplyItem>> items = apply.Apply(apply_request);
-  if (!items.ok()) return StatusResponse(items.status(), {api::kKindServiceDeploy, deploy->metadata.name});
+  if (!items.ok())
+    return StatusResponse(items.status(), {api::kKindServiceDeploy, deploy->metadata.name});
   const ApplyItem& item = items->front();
   Notify(hook, false, item);
   const auto& stored = std::get<api::ServiceDeploy>(item.object);
@@ -324,6 +340,23 @@ Response HandleLegacyDeploy(ApplyService& apply, const std::function<std::string
                        {"name", stored.metadata.name},
                        {"namespace", stored.metadata.namespace_},
                        {"status", LegacyStatusOf(stored)}});
+}
+
+// Returns NotFound for a ?target= that names no target of the deploy, with
+// a cause on the field `target` that lists the deploy's target names.
+Status UnknownTarget(const std::string& deploy, const std::string& target,
+                     const std::vector<std::string>& names) {
+  std::string list;
+  for (const std::string& name : names) list += (list.empty() ? "" : ", ") + name;
+  const std::string valid =
+      names.empty() ? "the deploy has no targets yet" : "use one of the deploy's targets: " + list;
+  Cause cause;
+  cause.field = "target";
+  cause.message = valid;
+  return Status(
+      Code::kNotFound,
+      "deploy " + deploy + " has no target " + api::QuoteForMessage(target) + "; " + valid,
+      {cause});
 }
 
 StatusOr<int64_t> IntParam(const Request& request, const char* name, int64_t fallback) {
@@ -400,7 +433,8 @@ StatusOr<int64_t> SinceMsOf(const Request& request) {
 Response HandleLog(store::Store& store, const Request& request, const PathParams& params) {
   StatusOr<api::Object> deploy =
       store.Get({api::kKindServiceDeploy, params.at("ns"), params.at("name")});
-  if (!deploy.ok()) return StatusResponse(deploy.status(), SubjectOf(api::kKindServiceDeploy, params));
+  if (!deploy.ok())
+    return StatusResponse(deploy.status(), SubjectOf(api::kKindServiceDeploy, params));
   const std::string uid = api::MetaOf(*deploy).uid;
   StatusOr<int64_t> after = IntParam(request, "afterSeq", 0);
   StatusOr<int64_t> tail = IntParam(request, "tail", -1);
@@ -412,21 +446,23 @@ Response HandleLog(store::Store& store, const Request& request, const PathParams
   if (auto it = request.query.find("target"); it != request.query.end()) target = it->second;
   StatusOr<std::vector<store::TargetRecord>> targets = store.runtime().ListTargets(uid);
   if (!targets.ok()) return StatusResponse(targets.status());
-  nlohmann::json names = nlohmann::json::array();
+  std::vector<std::string> names;
   const store::TargetRecord* chosen = nullptr;
   for (const auto& record : *targets) {
     names.push_back(record.name);
     if (record.name == target) chosen = &record;
   }
   if (!target.empty() && chosen == nullptr) {
-    return StatusResponse(Status::NotFound("deploy " + params.at("name") + " has no target " + target +
-                                           "; it has " + names.dump()));
+    return StatusResponse(UnknownTarget(params.at("name"), target, names),
+                          SubjectOf(api::kKindServiceDeploy, params));
   }
   int attempt = 0;
   if (auto it = request.query.find("previous"); it != request.query.end() && it->second == "true") {
     if (chosen == nullptr) return BadRequestResponse("previous=true needs target=NAME");
-    if (chosen->latest_dispatch_id.empty()) return JsonResponse(200, {{"items", nlohmann::json::array()}});
-    StatusOr<store::DispatchRecord> latest = store.runtime().GetDispatch(chosen->latest_dispatch_id);
+    if (chosen->latest_dispatch_id.empty())
+      return JsonResponse(200, {{"items", nlohmann::json::array()}});
+    StatusOr<store::DispatchRecord> latest =
+        store.runtime().GetDispatch(chosen->latest_dispatch_id);
     if (!latest.ok()) return StatusResponse(latest.status());
     if (latest->attempt <= 1) {
       return StatusResponse(Status::NotFound("target " + target + " has no previous attempt"));
@@ -459,12 +495,21 @@ Response HandleRetry(store::Store& store, const ChangeHook& hook, const Request&
                      const PathParams& params) {
   StatusOr<api::Object> deploy =
       store.Get({api::kKindServiceDeploy, params.at("ns"), params.at("name")});
-  if (!deploy.ok()) return StatusResponse(deploy.status(), SubjectOf(api::kKindServiceDeploy, params));
+  if (!deploy.ok())
+    return StatusResponse(deploy.status(), SubjectOf(api::kKindServiceDeploy, params));
   std::string only;
   if (auto it = request.query.find("target"); it != request.query.end()) only = it->second;
   const std::string uid = api::MetaOf(*deploy).uid;
   StatusOr<std::vector<store::TargetRecord>> targets = store.runtime().ListTargets(uid);
   if (!targets.ok()) return StatusResponse(targets.status());
+  if (!only.empty()) {
+    std::vector<std::string> names;
+    for (const auto& target : *targets) names.push_back(target.name);
+    if (std::find(names.begin(), names.end(), only) == names.end()) {
+      return StatusResponse(UnknownTarget(params.at("name"), only, names),
+                            SubjectOf(api::kKindServiceDeploy, params));
+    }
+  }
   nlohmann::json reset = nlohmann::json::array();
   for (const auto& target : *targets) {
     if (!only.empty() && target.name != only) continue;
@@ -475,8 +520,8 @@ Response HandleRetry(store::Store& store, const ChangeHook& hook, const Request&
       update.state = "PENDING";
       update.message = "retry requested by " + request.user;
     }
-    Status updated = store.runtime().UpdateTarget(uid, target.name, target.lease_version, update,
-                                                  request.user);
+    Status updated =
+        store.runtime().UpdateTarget(uid, target.name, target.lease_version, update, request.user);
     if (!updated.ok()) return StatusResponse(updated);
     reset.push_back(target.name);
   }
@@ -493,9 +538,17 @@ Status ApiHandlers::Register(Router& router) {
   auto apply = std::make_shared<ApplyService>(store_, options_.max_script_bytes);
   const std::string p = kPrefix;
   Status status;
+  // Every route rejects an invalid {ns} or {name} segment with 400 before
+  // its handler runs, except POST and PUT of an object: those check the
+  // segments as the object's metadata.namespace and metadata.name and
+  // return 422 (see KindRoutes::MatchesPath).
+  auto add_unchecked = [&](const char* method, const std::string& pattern, Handler handler,
+                           AccessRule access) {
+    if (status.ok()) status = router.Add(method, pattern, std::move(handler), access);
+  };
   auto add = [&](const char* method, const std::string& pattern, Handler handler,
                  AccessRule access) {
-    if (status.ok()) status = router.Add(method, pattern, std::move(handler), access);
+    add_unchecked(method, pattern, WithCheckedPathSegments(std::move(handler)), access);
   };
   using Op = store::Write::Op;
 
@@ -512,36 +565,50 @@ Status ApiHandlers::Register(Router& router) {
   for (const Collection& c : collections) {
     auto routes = std::make_shared<KindRoutes>(store_, *apply, c.kind, options_.on_change);
     const std::string object = c.collection + "/{name}";
-    add("GET", c.collection,
+    add(
+        "GET", c.collection,
         [routes](const Request& r, const PathParams& ps) { return routes->List(r, ps); },
         AccessRule::kViewer);
-    add("POST", c.collection,
-        [routes](const Request& r, const PathParams& ps) { return routes->Write(r, ps, Op::kCreate); },
+    add_unchecked(
+        "POST", c.collection,
+        [routes](const Request& r, const PathParams& ps) {
+          return routes->Write(r, ps, Op::kCreate);
+        },
         c.write);
-    add("GET", object,
+    add(
+        "GET", object,
         [routes](const Request&, const PathParams& ps) { return routes->Get(ps, false); },
         AccessRule::kViewer);
-    add("PUT", object,
-        [routes](const Request& r, const PathParams& ps) { return routes->Write(r, ps, Op::kUpdate); },
+    add_unchecked(
+        "PUT", object,
+        [routes](const Request& r, const PathParams& ps) {
+          return routes->Write(r, ps, Op::kUpdate);
+        },
         c.write);
-    add("DELETE", object,
-        [routes](const Request& r, const PathParams& ps) { return routes->Delete(r, ps); }, c.write);
+    add(
+        "DELETE", object,
+        [routes](const Request& r, const PathParams& ps) { return routes->Delete(r, ps); },
+        c.write);
     if (c.kind != api::kKindServiceTemplate) {
-      add("GET", object + "/status",
+      add(
+          "GET", object + "/status",
           [routes](const Request&, const PathParams& ps) { return routes->Get(ps, true); },
           AccessRule::kViewer);
     }
   }
   const std::string deploy_path = p + "/namespaces/{ns}/servicedeploys/{name}";
-  add("GET", deploy_path + "/log",
+  add(
+      "GET", deploy_path + "/log",
       [&store = store_](const Request& r, const PathParams& ps) { return HandleLog(store, r, ps); },
       AccessRule::kViewer);
-  add("POST", deploy_path + "/retry",
+  add(
+      "POST", deploy_path + "/retry",
       [&store = store_, hook = options_.on_change](const Request& r, const PathParams& ps) {
         return HandleRetry(store, hook, r, ps);
       },
       AccessRule::kEditor);
-  add("POST", deploy_path + "/restart",
+  add(
+      "POST", deploy_path + "/restart",
       [&store = store_, restart = options_.on_restart](const Request&, const PathParams& ps) {
         StatusOr<api::Object> deploy =
             store.Get({api::kKindServiceDeploy, ps.at("ns"), ps.at("name")});
@@ -553,21 +620,26 @@ Status ApiHandlers::Register(Router& router) {
       AccessRule::kEditor);
   auto all_deploys =
       std::make_shared<KindRoutes>(store_, *apply, api::kKindServiceDeploy, options_.on_change);
-  add("GET", p + "/servicedeploys",
+  add(
+      "GET", p + "/servicedeploys",
       [all_deploys](const Request& r, const PathParams&) { return all_deploys->List(r, {}); },
       AccessRule::kViewer);
 
-  add("POST", p + "/apply",
+  add(
+      "POST", p + "/apply",
       [apply, hook = options_.on_change](const Request& r, const PathParams&) {
         return HandleApply(*apply, hook, r);
       },
       AccessRule::kEditor);
   store::Store& store = store_;
-  auto events = [&store](const Request& r, const PathParams& ps) { return HandleEvents(store, r, ps); };
+  auto events = [&store](const Request& r, const PathParams& ps) {
+    return HandleEvents(store, r, ps);
+  };
   add("GET", p + "/events", events, AccessRule::kViewer);
   add("GET", p + "/namespaces/{ns}/events", events, AccessRule::kViewer);
   auto suffix = options_.make_suffix;
-  add("POST", "/api/v1/deploys",
+  add(
+      "POST", "/api/v1/deploys",
       [apply, suffix, hook = options_.on_change](const Request& r, const PathParams&) {
         return HandleLegacyDeploy(*apply, suffix, hook, r);
       },

@@ -12,6 +12,7 @@
 #include "api/codec.h"
 #include "api/types.h"
 #include "archive/tar_gz_writer.h"
+#include "server/path_check_handler.h"
 #include "server/status_response.h"
 
 namespace svcd::server {
@@ -194,14 +195,17 @@ Status RegisterArchiveRoutes(Router& router, store::Store& store,
   auto routes = std::make_shared<ArchiveRoutes>(store, std::move(archiver));
   const std::string p = kPrefix;
   const std::string deploy = p + "/namespaces/{ns}/servicedeploys/{name}";
-  auto create = [routes](const Request& r, const PathParams& ps) { return routes->Create(r, ps); };
+  // The deploy routes reject an invalid {ns} or {name} segment with 400.
+  Handler create = WithCheckedPathSegments(
+      [routes](const Request& r, const PathParams& ps) { return routes->Create(r, ps); });
   Status status = router.Add("POST", deploy + "/archive", create, AccessRule::kEditor);
   if (status.ok()) status = router.Add("POST", deploy + "/archives", create, AccessRule::kEditor);
   if (status.ok()) {
-    status = router.Add(
-        "GET", deploy + "/archives",
-        [routes](const Request&, const PathParams& ps) { return routes->ListForDeploy(ps); },
-        AccessRule::kViewer);
+    status = router.Add("GET", deploy + "/archives",
+                        WithCheckedPathSegments([routes](const Request&, const PathParams& ps) {
+                          return routes->ListForDeploy(ps);
+                        }),
+                        AccessRule::kViewer);
   }
   if (status.ok()) {
     status = router.Add(
