@@ -76,6 +76,15 @@ std::optional<api::Probe> DeployController::ProbeOf(const Pass& pass,
   return std::nullopt;
 }
 
+bool DeployController::ExecProbeChanged(const Pass& pass, const store::TargetRecord& target) {
+  auto observed = pass.observed.find(target.name);
+  if (observed == pass.observed.end() || !observed->second.dispatched) return false;
+  std::lock_guard lock(mu_);
+  auto sent = dispatched_probes_.find(observed->second.dispatch_id);
+  if (sent == dispatched_probes_.end()) return false;
+  return ProbeOf(pass, target.role) != sent->second;
+}
+
 void DeployController::Record(Pass& pass, const std::string& type, const std::string& reason,
                               const std::string& message) {
   store::Event event;
@@ -159,6 +168,7 @@ Status DeployController::Observe(Pass& pass) {
         o.ready = state->ready;
         o.ever_ready = state->ever_ready;
         o.probe_failing = state->ever_ready && !state->ready;
+        if (state->last_result) o.probe_message = state->last_result->message;
       }
       // Probe state lives in memory, so after an svcd restart an adopted
       // target that was ready counts as started: its startup deadline is
@@ -245,6 +255,10 @@ Status DeployController::Refresh(Pass& pass) {
         pass.up_to_date = false;
         pass.up_to_date_reason = "TemplateOrHostChanged";
       }
+      if (pass.up_to_date && ExecProbeChanged(pass, target)) {
+        pass.up_to_date = false;
+        pass.up_to_date_reason = "ProbeChanged";
+      }
     }
   }
   return Status::Ok();
@@ -308,6 +322,12 @@ Status DeployController::DispatchTarget(Pass& pass, const store::TargetRecord& t
   request.report_url = options_.advertise_url;
   request.heartbeat_seconds = options_.heartbeat_seconds;
   request.stop_grace_seconds = options_.stop_grace_seconds;
+  if (std::optional<api::Probe> probe = ProbeOf(pass, target.role); probe && probe->exec) {
+    request.exec_probe = probe;
+    std::lock_guard lock(mu_);
+    dispatched_probes_.erase(pass.observed[target.name].dispatch_id);
+    dispatched_probes_[dispatch->dispatch_id] = *probe;
+  }
   const std::string blocked = DispatchBlocked(host);
   Status sent =
       blocked.empty() ? ExecutorFor(host)->Dispatch(request) : Status::FailedPrecondition(blocked);
@@ -460,7 +480,11 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
   } else if (!target.latest_dispatch_id.empty()) {
     StatusOr<dispatch::StopResult> stopped =
         executor->Stop({RefOf(uid, target), std::chrono::seconds(options_.stop_grace_seconds)});
-    if (!stopped.ok()) return stopped.status();
+    if (!stopped.ok()) return StopFailed(pass, target, stopped.status());
+    {
+      std::lock_guard lock(mu_);
+      stop_failures_.erase(ProbeKey(pass.key, target.name));
+    }
     if (!stopped->stopped) {
       std::string pids;
       for (const auto& survivor : stopped->survivors) {
@@ -478,6 +502,27 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
   Record(pass, "Normal", "Stopped", target.name + " stopped: " + why);
   runtime_.AppendAgentLog(uid, target.name, "stopped: " + why);
   return Status::Ok();
+}
+
+// Tells people that a stop failed: a Warning event (once per distinct
+// error, since the pass is retried with backoff) and the Host's status.
+// Returns `error`, so the pass is retried.
+Status DeployController::StopFailed(Pass& pass, const store::TargetRecord& target,
+                                    const Status& error) {
+  bool repeated;
+  {
+    std::lock_guard lock(mu_);
+    std::string& last = stop_failures_[ProbeKey(pass.key, target.name)];
+    repeated = last == error.message();
+    last = error.message();
+  }
+  if (!repeated) {
+    Record(pass, "Warning", "StopFailed",
+           target.name + " on " + target.host + " could not be stopped: " + error.message() +
+               "; svcd retries with backoff");
+  }
+  WriteHostStatus(pass);
+  return error;
 }
 
 // Marks failed targets and restarts them (or the group) within the retry
@@ -498,7 +543,8 @@ Status DeployController::ActOnFailures(Pass& pass) {
       if (ExitedOnBusyPort(pass, target, o)) failure = kPortBusyPrefix + failure;
     } else if (o.probe_failing) {
       failure = "probe failed " + std::to_string(ProbeOf(pass, target.role)->failure_threshold) +
-                " times after it had succeeded";
+                " times after it had succeeded" +
+                (o.probe_message.empty() ? "" : "; last result: " + o.probe_message);
     } else if (!o.started &&
                pass.now_ms - o.submit_ms > int64_t{spec.dispatch_timeout_seconds} * 1000) {
       failure = "no report from the launcher within dispatchTimeoutSeconds (" +
@@ -737,9 +783,18 @@ void DeployController::SyncProbes(Pass& pass) {
       registered = probe_keys_.count(key) > 0;
     }
     if (probe && o.alive) {
-      probe::ProbeTarget probe_target{pass.hosts.at(target.host).spec.address, 0, *probe};
+      probe::ProbeTarget probe_target{pass.hosts.at(target.host).spec.address, 0, *probe, ""};
+      if (probe->exec) {
+        // The launcher runs exec probes on the host: results come from it,
+        // with the timings it was given.
+        probe_target.reported_by = o.dispatch_id;
+        std::lock_guard lock(mu_);
+        auto sent = dispatched_probes_.find(o.dispatch_id);
+        if (sent != dispatched_probes_.end()) probe_target.probe = sent->second;
+      }
       Status status =
           registered ? probes_->Update(key, probe_target) : probes_->Register(key, probe_target);
+      if (status.code() == Code::kNotFound) status = probes_->Register(key, probe_target);
       if (!status.ok()) {
         spdlog::warn("deploy={} target={} probe not registered: {}", pass.key, target.name,
                      status.message());

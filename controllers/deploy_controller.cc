@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include "api/codec.h"
 #include "api/defaults.h"
 #include "controllers/deploy_pass.h"
+#include "probe/text.h"
 #include "render/render.h"
 
 namespace svcd::controllers {
@@ -159,6 +161,65 @@ Status DeployController::OnExit(const dispatch::ReportContext& context,
   Status recorded = runtime_.RecordExit(context.dispatch_id, context.lease, report.exit_code);
   if (recorded.ok()) EnqueueDeployOf(dispatch->deploy_uid);
   return recorded;
+}
+
+namespace {
+
+// Turns one exec probe run reported by a launcher into a probe result.
+probe::ProbeResult ResultOf(const dispatch::ProbeReport& report) {
+  probe::ProbeResult result;
+  result.latency = std::chrono::milliseconds(report.latency_ms);
+  result.exit_code = report.exit_code;
+  const std::string output =
+      report.output.empty() ? "" : ", output: " + probe::Quote(report.output, 200);
+  const std::string code = std::to_string(report.exit_code);
+  if (report.timed_out) {
+    result.failure = probe::FailureKind::kTimeout;
+    result.message = "the exec probe timed out on the host after " +
+                     std::to_string(report.latency_ms) + " ms and its session was killed" + output;
+  } else if (report.exit_code == 0) {
+    result.success = true;
+    result.message = "the exec probe exited with 0 on the host" + output;
+  } else if (report.exit_code == 126 || report.exit_code == 127) {
+    result.failure = probe::FailureKind::kExecStartFailed;
+    result.message = "the exec probe's command could not be run on the host (exit " + code +
+                     (report.exit_code == 127 ? ": not found in PATH" : ": not executable") + ")" +
+                     output;
+  } else {
+    result.failure = probe::FailureKind::kExitCode;
+    result.message = "the exec probe exited with " + code + " on the host" + output;
+  }
+  if (result.message.size() > probe::kMaxMessageBytes) {
+    result.message = probe::OneLine(result.message, probe::kMaxMessageBytes);
+  }
+  return result;
+}
+
+}  // namespace
+
+Status DeployController::OnProbe(const dispatch::ReportContext& context,
+                                 const dispatch::ProbeReport& report) {
+  StatusOr<store::DispatchRecord> dispatch = Authenticate(context);
+  if (!dispatch.ok()) return dispatch.status();
+  std::string deploy_key;
+  {
+    std::lock_guard lock(mu_);
+    auto it = key_by_uid_.find(dispatch->deploy_uid);
+    if (it != key_by_uid_.end()) deploy_key = it->second;
+  }
+  if (deploy_key.empty()) return Status::Ok();  // not reconciled yet; nothing probes it
+  // The host's clock is trusted within an hour; beyond that (a host with a
+  // wrong clock) the arrival time stands in for the start.
+  auto started = reconciler::WallTime(std::chrono::milliseconds(report.started_ms));
+  if (std::abs(report.started_ms - NowMs()) > 3600 * 1000) started = clock_.WallNow();
+  Status handed = probes_->Report(ProbeKey(deploy_key, dispatch->target_name), context.dispatch_id,
+                                  ResultOf(report), started);
+  if (!handed.ok()) {
+    // The target is not probed through this attempt (yet, or any more).
+    spdlog::debug("deploy={} target={} probe result {} of dispatch {} dropped: {}", deploy_key,
+                  dispatch->target_name, report.seq, context.dispatch_id, handed.message());
+  }
+  return Status::Ok();
 }
 
 void DeployController::OnProbeResult(const probe::ProbeEvent& event) {

@@ -84,6 +84,11 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
                std::string_view bytes) override;
   Status OnExit(const dispatch::ReportContext& context,
                 const dispatch::ExitReport& report) override;
+  // Hands the result of an exec probe that the launcher ran on the host to
+  // the probe scheduler. A result of an attempt that is not the target's
+  // probed one is dropped.
+  Status OnProbe(const dispatch::ReportContext& context,
+                 const dispatch::ProbeReport& report) override;
 
   // Asks for a rollout restart of deploy `key`: every target is stopped and
   // started again in startup order with freshly rendered scripts.
@@ -111,6 +116,7 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   Status RolloutRestart(Pass& pass);
   Status StartPending(Pass& pass);
   Status StopTarget(Pass& pass, const store::TargetRecord& target, const std::string& why);
+  Status StopFailed(Pass& pass, const store::TargetRecord& target, const Status& error);
   Status DispatchTarget(Pass& pass, const store::TargetRecord& target);
   std::string CheckRendered(Pass& pass, const store::TargetRecord& target);
   Status WriteStatus(Pass& pass);
@@ -119,6 +125,8 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   bool WasReadyBefore(const Pass& pass, const store::TargetRecord& target, const Observed& o);
   Status RetryBusyPort(Pass& pass, const store::TargetRecord& target, bool& handled);
   std::optional<api::Probe> ProbeOf(const Pass& pass, const std::string& role) const;
+  // Whether the target's launcher runs an exec probe other than the spec's.
+  bool ExecProbeChanged(const Pass& pass, const store::TargetRecord& target);
   void Record(Pass& pass, const std::string& type, const std::string& reason,
               const std::string& message);
   int64_t NowMs() const;
@@ -149,6 +157,13 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   // Dispatch ids whose target passed its probe before this svcd started;
   // guarded by mu_. NOTE: never pruned; one short string per adopted attempt.
   std::set<std::string> ready_before_;
+  // Dispatch id -> the exec probe its launcher runs, recorded at dispatch.
+  // Guarded by mu_. NOTE: kept in memory only, so after a restart an
+  // adopted launcher is assumed to run the probe of the current spec.
+  std::map<std::string, api::Probe> dispatched_probes_;
+  // "namespace/name/target" -> the error of its last failed stop, so that a
+  // retried stop records its Warning once; guarded by mu_.
+  std::map<std::string, std::string> stop_failures_;
   // Probe key -> probe type ("http", "tcp", "exec"); guarded by mu_.
   std::map<std::string, std::string> probe_types_;
   // Deploy key -> the generation seen and when it was first seen, for the

@@ -35,6 +35,16 @@ api::Condition MakeCondition(const StatusInputs& in, const std::string& type, bo
   return condition;
 }
 
+std::string UpToDateMessage(const StatusInputs& in) {
+  if (in.up_to_date) return "";
+  if (in.up_to_date_reason == "ProbeChanged") {
+    return "the template's exec probe changed after the launchers that run it started; run "
+           "svcctl rollout restart to pick it up";
+  }
+  return "a template or Host changed after this generation was rendered; run svcctl rollout "
+         "restart to pick it up";
+}
+
 std::vector<api::Condition> ConditionsOf(const StatusInputs& in, const std::string& phase) {
   std::vector<api::Condition> out;
   size_t ready = 0;
@@ -56,10 +66,7 @@ std::vector<api::Condition> ConditionsOf(const StatusInputs& in, const std::stri
                               in.stalled ? in.stalled_message : ""));
   out.push_back(MakeCondition(in, "UpToDate", in.up_to_date,
                               in.up_to_date ? "RenderedCommandsCurrent" : in.up_to_date_reason,
-                              in.up_to_date
-                                  ? ""
-                                  : "a template or Host changed after this generation was "
-                                    "rendered; run svcctl rollout restart to pick it up"));
+                              UpToDateMessage(in)));
   return out;
 }
 

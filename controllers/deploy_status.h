@@ -27,6 +27,7 @@ struct Observed {
   bool ready = false;          // probe ready, or alive when there is no probe
   bool ever_ready = false;     // the probe succeeded at least once
   bool probe_failing = false;  // ready once, then failureThreshold failures
+  std::string probe_message;   // the latest probe result, for people
   int64_t submit_ms = 0;
   int64_t end_ms = 0;
   std::string dispatch_id;

@@ -13,6 +13,7 @@
 
 #include "api/status.h"
 #include "api/types.h"
+#include "dispatch/launcher.h"
 
 namespace svcd::dispatch {
 
@@ -34,7 +35,15 @@ struct DispatchRequest {
   std::string report_url;       // svcd's advertise URL
   int heartbeat_seconds = 10;   // how often the launcher reports
   int stop_grace_seconds = 10;  // TERM to KILL when the launcher itself stops the service
+  // The target's probe when it is an exec probe: the launcher runs it on
+  // the host and reports each result. Unset otherwise.
+  std::optional<api::Probe> exec_probe;
 };
+
+// Returns the launcher spec of `request` for a launcher whose target run
+// directory is `run_dir`. Both executors send this launcher.
+LaunchSpec MakeLaunchSpec(const DispatchRequest& request, std::string run_dir,
+                          int final_report_seconds);
 
 struct StopRequest {
   AttemptRef attempt;

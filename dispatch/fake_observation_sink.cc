@@ -113,4 +113,13 @@ Status FakeObservationSink::OnExit(const ReportContext& context, const ExitRepor
   return Status::Ok();
 }
 
+Status FakeObservationSink::OnProbe(const ReportContext& context, const ProbeReport& report) {
+  std::lock_guard<std::mutex> lock(mu_);
+  StatusOr<Attempt*> attempt = Check(context);
+  if (!attempt.ok()) return attempt.status();
+  (*attempt)->probes.push_back(report);
+  changed_.notify_all();
+  return Status::Ok();
+}
+
 }  // namespace svcd::dispatch

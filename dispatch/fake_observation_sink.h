@@ -37,6 +37,7 @@ class FakeObservationSink final : public ObservationSink {
     std::vector<StartedReport> started;
     std::vector<HeartbeatReport> heartbeats;
     std::vector<ExitReport> exits;
+    std::vector<ProbeReport> probes;
     std::vector<LogChunk> log_chunks;  // accepted log reports, in arrival order
     std::string log;                   // the log bytes joined, resends dropped
     int64_t missing_log_bytes = 0;     // bytes skipped by an offset past the end
@@ -63,6 +64,7 @@ class FakeObservationSink final : public ObservationSink {
   Status OnHeartbeat(const ReportContext& context, const HeartbeatReport& report) override;
   Status OnLog(const ReportContext& context, int64_t offset, std::string_view bytes) override;
   Status OnExit(const ReportContext& context, const ExitReport& report) override;
+  Status OnProbe(const ReportContext& context, const ProbeReport& report) override;
 
  private:
   // Runs the checks of the ObservationSink contract with mu_ held, records

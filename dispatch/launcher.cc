@@ -94,6 +94,33 @@ void CheckSecret(const std::string& secret, CauseList& causes) {
   }
 }
 
+void CheckProbe(const LaunchSpec& spec, CauseList& causes) {
+  if (spec.probe_command.empty()) return;
+  if (spec.probe_command.front().empty()) {
+    causes.Add("probe_command[0]", "must name the program to run");
+  }
+  for (size_t i = 0; i < spec.probe_command.size(); ++i) {
+    if (spec.probe_command[i].find('\0') != std::string::npos) {
+      causes.Add("probe_command[" + std::to_string(i) + "]",
+                 "contains a NUL byte, which an argument cannot hold");
+    }
+  }
+  causes.CheckRange("probe_initial_delay_seconds", spec.probe_initial_delay_seconds, 0, 86400);
+  causes.CheckRange("probe_period_seconds", spec.probe_period_seconds, 1, 86400);
+  causes.CheckRange("probe_timeout_seconds", spec.probe_timeout_seconds, 1, 86400);
+  causes.CheckRange("probe_max_output_bytes", spec.probe_max_output_bytes, 0, 64 * 1024);
+}
+
+// Returns the argv as shell words, each single-quoted, for `eval "set -- ..."`.
+std::string ShellWords(const std::vector<std::string>& argv) {
+  std::string words;
+  for (const std::string& arg : argv) {
+    if (!words.empty()) words += ' ';
+    words += render::ShellQuote(arg);
+  }
+  return words;
+}
+
 std::string Assignment(const char* name, std::string_view value) {
   return std::string(name) + "=" + render::ShellQuote(value) + "\n";
 }
@@ -127,6 +154,7 @@ Status ValidateLaunchSpec(const LaunchSpec& spec) {
   causes.CheckRange("max_log_chunk_bytes", spec.max_log_chunk_bytes, 1, 16 * 1024 * 1024);
   causes.CheckRange("connect_timeout_seconds", spec.connect_timeout_seconds, 1, 60);
   causes.CheckRange("request_timeout_seconds", spec.request_timeout_seconds, 1, 300);
+  CheckProbe(spec, causes);
   return std::move(causes).ToStatus();
 }
 
@@ -157,6 +185,11 @@ StatusOr<std::string> RenderLauncher(const LaunchSpec& spec) {
   text += Assignment("max_log_chunk_bytes", spec.max_log_chunk_bytes);
   text += Assignment("connect_timeout_seconds", spec.connect_timeout_seconds);
   text += Assignment("request_timeout_seconds", spec.request_timeout_seconds);
+  text += Assignment("probe_argv", ShellWords(spec.probe_command));
+  text += Assignment("probe_initial_delay_seconds", spec.probe_initial_delay_seconds);
+  text += Assignment("probe_period_seconds", spec.probe_period_seconds);
+  text += Assignment("probe_timeout_seconds", spec.probe_timeout_seconds);
+  text += Assignment("probe_max_output_bytes", spec.probe_max_output_bytes);
   // The script is one single-quoted word, so the launcher writes it back
   // byte for byte whatever it contains.
   text += Assignment("node_script", spec.script);

@@ -18,7 +18,13 @@
 //      `heartbeat` and the log bytes that svcd has not accepted yet (see
 //      dispatch/reports.h). Reports use curl with short timeouts; a failed
 //      one is retried at the next period and never blocks the service.
-//   4. Waits for the service in the foreground, so the launcher lives as long
+//   4. When the spec has an exec probe, runs it in the background after
+//      its initial delay and then once per period, and reports each result
+//      as a `probe` event: the command's argv without a shell, in the
+//      attempt directory, under `setsid timeout` (so the whole probe session
+//      is signalled at the timeout and killed after it exits), with
+//      SVCD_DISPATCH_ID and SVCD_SERVICE_PID in its environment.
+//   5. Waits for the service in the foreground, so the launcher lives as long
 //      as the service. It then writes the exit file (exit code, or 128 +
 //      signal), stops whatever the service left in its process group, sends
 //      the rest of the log and `exit`, retrying for up to
@@ -28,7 +34,8 @@
 // then KILL) and exit without further reports. TERM, INT or HUP sent to the
 // launcher stop the service the same way, and the exit is still reported.
 //
-// It needs POSIX sh (dash, or bash running as `sh`), setsid, curl, the
+// It needs POSIX sh (dash, or bash running as `sh`), setsid, curl (and
+// timeout when it runs an exec probe), the
 // usual utilities (sed, awk, cat, tail, head, sleep, kill, mkdir) and Linux
 // /proc for pids, ports, CPU and memory.
 // NOTE: a background job of a non-interactive shell starts with SIGINT and
@@ -41,6 +48,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/status.h"
 #include "dispatch/reports.h"
@@ -62,6 +70,14 @@ struct LaunchSpec {
   int64_t max_log_chunk_bytes = kDefaultMaxLogChunkBytes;  // 1..16 MiB
   int connect_timeout_seconds = 3;                         // curl --connect-timeout, 1..60
   int request_timeout_seconds = 10;                        // curl --max-time, 1..300
+  // The exec probe that the launcher runs on the host; an empty argv runs
+  // none. Each item is one argument, without NUL; the first names the
+  // program, found through PATH.
+  std::vector<std::string> probe_command;
+  int probe_initial_delay_seconds = 0;    // 0..86400
+  int probe_period_seconds = 10;          // 1..86400
+  int probe_timeout_seconds = 1;          // 1..86400
+  int64_t probe_max_output_bytes = 4096;  // output bytes sent per run, 0..64 KiB
 };
 
 // The largest node script a launcher embeds.

@@ -1,8 +1,11 @@
 # The launcher body. RenderLauncher puts a header in front of it that sets:
 #   run_dir dispatch_id report_url lease secret heartbeat_seconds
 #   stop_grace_seconds final_report_seconds max_log_chunk_bytes
-#   connect_timeout_seconds request_timeout_seconds node_script
-# It needs POSIX sh, setsid, curl, and Linux /proc. Every file it writes lives
+#   connect_timeout_seconds request_timeout_seconds probe_argv
+#   probe_initial_delay_seconds probe_period_seconds probe_timeout_seconds
+#   probe_max_output_bytes node_script
+# It needs POSIX sh, setsid, curl, timeout (for an exec probe), and Linux
+# /proc. Every file it writes lives
 # in $run_dir/attempts/$dispatch_id (see dispatch/run_dir.h for the layout).
 
 umask 077
@@ -35,6 +38,14 @@ start_ticks() {
 uptime_seconds() {
   read -r up_now _ </proc/uptime
   printf '%s\n' "${up_now%.*}"
+}
+
+# Prints the hundredths of a second since boot. /proc/uptime has two
+# decimals, and one leading zero is dropped so that "08" is not read as octal.
+uptime_centis() {
+  read -r up_now _ </proc/uptime
+  up_frac=${up_now#*.}
+  printf '%s\n' "$((${up_now%.*} * 100 + ${up_frac#0}))"
 }
 
 # Prints "TICKS RSS_PAGES PID..." for the live (not zombie) members of
@@ -209,6 +220,67 @@ report_loop() {
   done
 }
 
+# Runs the exec probe once and reports the result. The command runs without
+# a shell, in a session of its own, under `timeout`. At probe_timeout_seconds
+# `timeout` sends TERM to the session, and KILL one second later. Whatever is
+# left of the session is killed once the command exits. Returns check_reply's
+# code.
+run_probe() {
+  probe_out=$attempt_dir/probe.out
+  probe_started=$(uptime_centis)
+  (
+    eval "set -- $probe_argv"
+    SVCD_DISPATCH_ID=$dispatch_id SVCD_SERVICE_PID=$pid \
+      exec setsid timeout -k 1 "$probe_timeout_seconds" "$@"
+  ) </dev/null >"$probe_out" 2>&1 &
+  probe_pid=$!
+  wait "$probe_pid"
+  probe_code=$?
+  kill -s KILL -- "-$probe_pid" 2>/dev/null
+  probe_pid=
+  probe_centis=$(($(uptime_centis) - probe_started))
+  timed_out=0
+  if [ "$probe_code" != 0 ] && [ "$probe_centis" -ge "$((probe_timeout_seconds * 100))" ]; then
+    timed_out=1
+  fi
+  head -c "$probe_max_output_bytes" "$probe_out" >"$attempt_dir/probe.body" 2>/dev/null
+  probe_seq=$((probe_seq + 1))
+  if [ -n "$boot_seconds" ]; then
+    probe_ms=$((boot_seconds * 1000 + probe_started * 10))
+  else
+    probe_ms=$(($(date +%s) * 1000 - probe_centis * 10))
+  fi
+  query="&seq=$probe_seq&exitCode=$probe_code&timedOut=$timed_out"
+  query="$query&latencyMs=$((probe_centis * 10))&startedMs=$probe_ms"
+  check_reply "$(post probe "$query" "$attempt_dir/probe.body" application/octet-stream)"
+}
+
+# Sleeps $1 seconds in the background, so that a TERM ends the wait at once.
+nap() {
+  [ "$1" -gt 0 ] || return 0
+  sleep "$1" &
+  sleeper=$!
+  wait "$sleeper"
+  sleeper=
+}
+
+# Runs in the background while the service runs, like report_loop: the exec
+# probe after probe_initial_delay_seconds, then once per probe_period_seconds
+# counted from the start of the previous run. A failed report is not
+# resent, because svcd counts a missing result as a failed check.
+probe_loop() {
+  trap 'kill "$sleeper" 2>/dev/null; [ -z "$probe_pid" ] || kill -s KILL -- "-$probe_pid" 2>/dev/null; exit 0' TERM
+  sleeper=
+  probe_pid=
+  probe_seq=0
+  nap "$probe_initial_delay_seconds"
+  while [ ! -f "$attempt_dir/report.stop" ] && kill -0 "$launcher_pid" 2>/dev/null; do
+    run_probe
+    [ "$?" = 2 ] && exit 0
+    nap "$(((probe_period_seconds * 100 - probe_centis + 99) / 100))"
+  done
+}
+
 # Reports the rest of the log and the exit status, retrying each period for
 # up to final_report_seconds. The exit file already contains the status.
 final_reports() {
@@ -234,7 +306,9 @@ on_signal() {
 
 # Step 1: check the tools, then claim the attempt. mkdir is atomic, so of two
 # deliveries of one attempt exactly one goes on.
-for tool in setsid curl; do
+tools="setsid curl"
+[ -z "$probe_argv" ] || tools="$tools timeout"
+for tool in $tools; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     say "$tool not found in PATH ($PATH); nothing started"
     exit 70
@@ -287,7 +361,8 @@ put service.pid "$pid"
 say "started process group $pid"
 [ -f "$attempt_dir/stop-reason" ] && stop_service signal
 
-# Step 4: report in the background while waiting for the service.
+# Step 4: report, and run the exec probe, in the background while waiting
+# for the service.
 clk_tck=$(getconf CLK_TCK 2>/dev/null) || clk_tck=100
 page_bytes=$(getconf PAGESIZE 2>/dev/null) || page_bytes=4096
 host_name=$(uname -n | tr -cd 'A-Za-z0-9._-')
@@ -303,6 +378,11 @@ cpu_uptime=$(LC_ALL=C awk -v t="${service_ticks:-0}" -v hz="$clk_tck" 'BEGIN { p
 launcher_pid=$$
 report_loop &
 reporter=$!
+prober=
+if [ -n "$probe_argv" ]; then
+  probe_loop &
+  prober=$!
+fi
 
 # A trapped signal ends `wait` early with a status above 128, so wait again
 # until no signal arrived during the wait.
@@ -314,8 +394,9 @@ while :; do
 done
 exited=1
 : >"$attempt_dir/report.stop"
-kill -s TERM "$reporter" 2>/dev/null
+kill -s TERM "$reporter" $prober 2>/dev/null
 wait "$reporter"
+[ -z "$prober" ] || wait "$prober"
 
 # Step 5: keep the exit status, stop what the service left in its group, then
 # report the status unless svcd rejected the attempt.

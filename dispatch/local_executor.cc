@@ -220,18 +220,8 @@ Status LocalExecutor::Dispatch(const DispatchRequest& request) {
   if (!run_dir.ok()) return run_dir.status();
   const std::string& id = request.attempt.dispatch_id;
 
-  LaunchSpec spec;
-  spec.script = request.script;
-  spec.run_dir = run_dir->string();
-  spec.report_url = request.report_url;
-  spec.dispatch_id = id;
-  spec.secret = request.secret;
-  spec.lease = request.lease;
-  spec.description = request.description;
-  spec.heartbeat_seconds = request.heartbeat_seconds;
-  spec.stop_grace_seconds = request.stop_grace_seconds;
-  spec.final_report_seconds = options_.final_report_seconds;
-  StatusOr<std::string> launcher = RenderLauncher(spec);
+  StatusOr<std::string> launcher =
+      RenderLauncher(MakeLaunchSpec(request, run_dir->string(), options_.final_report_seconds));
   if (!launcher.ok()) return launcher.status();
 
   const std::filesystem::path launchers = *run_dir / "launchers";

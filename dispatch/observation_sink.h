@@ -49,6 +49,10 @@ class ObservationSink {
   // The service exited with `report.exit_code`. The launcher sends it after
   // the last log bytes.
   virtual Status OnExit(const ReportContext& context, const ExitReport& report) = 0;
+
+  // The launcher ran the target's exec probe once. Results of one attempt
+  // carry rising `report.seq`; a resend repeats a seq.
+  virtual Status OnProbe(const ReportContext& context, const ProbeReport& report) = 0;
 };
 
 }  // namespace svcd::dispatch

@@ -25,6 +25,8 @@ Status Deliver(ObservationSink& sink, const Report& report) {
     }
     case ReportEvent::kExit:
       return sink.OnExit(report.context, std::get<ExitReport>(report.payload));
+    case ReportEvent::kProbe:
+      return sink.OnProbe(report.context, std::get<ProbeReport>(report.payload));
   }
   return Status::Internal("unknown report event");
 }

@@ -53,16 +53,16 @@ StatusOr<int64_t> ParseCount(const std::map<std::string, std::string>& query,
 StatusOr<ReportEvent> ParseEvent(const std::map<std::string, std::string>& query) {
   auto it = query.find("event");
   if (it == query.end()) {
-    return Invalid("query.event", "is required; send started, heartbeat, log or exit");
+    return Invalid("query.event", "is required; send started, heartbeat, log, exit or probe");
   }
-  for (ReportEvent event :
-       {ReportEvent::kStarted, ReportEvent::kHeartbeat, ReportEvent::kLog, ReportEvent::kExit}) {
+  for (ReportEvent event : {ReportEvent::kStarted, ReportEvent::kHeartbeat, ReportEvent::kLog,
+                            ReportEvent::kExit, ReportEvent::kProbe}) {
     if (it->second == ReportEventName(event)) {
       return event;
     }
   }
   return Invalid("query.event", "unknown event \"" + Printable(it->second, 32) +
-                                    "\"; send started, heartbeat, log or exit");
+                                    "\"; send started, heartbeat, log, exit or probe");
 }
 
 // Reads a JSON object and checks that it contains exactly `fields`.
@@ -177,15 +177,48 @@ StatusOr<ExitReport> ParseExit(const std::string& body) {
   return report;
 }
 
+// Reads the query of a probe report; the body is the command's output.
+StatusOr<ProbeReport> ParseProbe(const std::map<std::string, std::string>& query,
+                                 std::string body) {
+  ProbeReport report;
+  StatusOr<int64_t> seq = ParseCount(query, "seq");
+  if (!seq.ok()) return seq.status();
+  if (*seq < 1) return Invalid("query.seq", "must be >= 1; the first run of an attempt is 1");
+  StatusOr<int64_t> code = ParseCount(query, "exitCode");
+  if (!code.ok()) return code.status();
+  if (*code > 255) return Invalid("query.exitCode", std::to_string(*code) + " is outside 0..255");
+  StatusOr<int64_t> timed_out = ParseCount(query, "timedOut");
+  if (!timed_out.ok()) return timed_out.status();
+  if (*timed_out > 1) return Invalid("query.timedOut", "must be 0 or 1");
+  StatusOr<int64_t> latency = ParseCount(query, "latencyMs");
+  if (!latency.ok()) return latency.status();
+  StatusOr<int64_t> started = ParseCount(query, "startedMs");
+  if (!started.ok()) return started.status();
+  report.seq = *seq;
+  report.exit_code = static_cast<int>(*code);
+  report.timed_out = *timed_out == 1;
+  report.latency_ms = *latency;
+  report.started_ms = *started;
+  report.output = std::move(body);
+  return report;
+}
+
 Status CheckBodySize(ReportEvent event, size_t size, const ReportLimits& limits) {
-  const size_t limit = event == ReportEvent::kLog ? limits.max_log_bytes : limits.max_json_bytes;
+  size_t limit = limits.max_json_bytes;
+  const char* hint = "";
+  if (event == ReportEvent::kLog) {
+    limit = limits.max_log_bytes;
+    hint = "; send log bytes in smaller chunks";
+  } else if (event == ReportEvent::kProbe) {
+    limit = limits.max_probe_output_bytes;
+    hint = "; send only the first bytes of the probe's output";
+  }
   if (size <= limit) {
     return Status::Ok();
   }
   return Status::ResourceExhausted(std::string("the body of a ") + ReportEventName(event) +
                                    " report has " + std::to_string(size) +
-                                   " bytes; the maximum is " + std::to_string(limit) +
-                                   "; send log bytes in smaller chunks");
+                                   " bytes; the maximum is " + std::to_string(limit) + hint);
 }
 
 }  // namespace
@@ -200,6 +233,8 @@ const char* ReportEventName(ReportEvent event) {
       return "log";
     case ReportEvent::kExit:
       return "exit";
+    case ReportEvent::kProbe:
+      return "probe";
   }
   return "unknown";
 }
@@ -260,6 +295,12 @@ StatusOr<Report> ParseReport(std::string_view dispatch_id,
       StatusOr<ExitReport> exit = ParseExit(body);
       if (!exit.ok()) return exit.status();
       report.payload = *exit;
+      break;
+    }
+    case ReportEvent::kProbe: {
+      StatusOr<ProbeReport> probe = ParseProbe(query, std::move(body));
+      if (!probe.ok()) return probe.status();
+      report.payload = std::move(*probe);
       break;
     }
   }

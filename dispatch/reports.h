@@ -10,6 +10,9 @@
 //   log        raw bytes of output.log, with `offset=BYTES` in the query giving
 //              the position of the first byte, so a resend is recognized
 //   exit       {"exitCode": 137}   (exit code, or 128 + signal number)
+//   probe      raw bytes of an exec probe's output, with `seq=N` (1, 2, ...
+//              per attempt), `exitCode=C`, `timedOut=0|1`, `latencyMs=L` and
+//              `startedMs=T` (Unix time in milliseconds) in the query
 // ParseReport turns one such request into a typed Report. Its input comes
 // from the network, so every field is checked and unknown fields are errors.
 
@@ -37,9 +40,9 @@ inline constexpr char kSecretHeader[] = "X-Svcd-Attempt-Secret";
 // Launchers send log bytes in chunks of at most this many bytes by default.
 inline constexpr size_t kDefaultMaxLogChunkBytes = 256 * 1024;
 
-enum class ReportEvent { kStarted, kHeartbeat, kLog, kExit };
+enum class ReportEvent { kStarted, kHeartbeat, kLog, kExit, kProbe };
 
-// Returns "started", "heartbeat", "log" or "exit".
+// Returns "started", "heartbeat", "log", "exit" or "probe".
 const char* ReportEventName(ReportEvent event);
 
 struct StartedReport {
@@ -72,6 +75,18 @@ struct ExitReport {
   friend bool operator==(const ExitReport&, const ExitReport&) = default;
 };
 
+// One run of an exec probe by the launcher on the target's host.
+struct ProbeReport {
+  int64_t seq = 0;         // 1 for the attempt's first run, then +1 per run
+  int exit_code = 0;       // 0..255; 128 + N when signal N ended the command
+  bool timed_out = false;  // the command ran into the probe's timeoutSeconds
+  int64_t latency_ms = 0;  // from start to exit, measured on the host
+  int64_t started_ms = 0;  // when the run started, Unix time in milliseconds
+  std::string output;      // the first bytes of stdout and stderr together
+
+  friend bool operator==(const ProbeReport&, const ProbeReport&) = default;
+};
+
 // The sender of a report and its fencing token.
 struct ReportContext {
   std::string dispatch_id;
@@ -82,7 +97,7 @@ struct ReportContext {
 struct Report {
   ReportContext context;
   ReportEvent event = ReportEvent::kStarted;
-  std::variant<StartedReport, HeartbeatReport, LogReport, ExitReport> payload;
+  std::variant<StartedReport, HeartbeatReport, LogReport, ExitReport, ProbeReport> payload;
 };
 
 struct ReportLimits {
@@ -90,6 +105,8 @@ struct ReportLimits {
   size_t max_json_bytes = 16 * 1024;
   // Largest body of a log report.
   size_t max_log_bytes = kDefaultMaxLogChunkBytes;
+  // Largest body (output bytes) of a probe report.
+  size_t max_probe_output_bytes = 64 * 1024;
   // Maximum number of ports in one heartbeat.
   size_t max_ports = 1024;
 };
@@ -105,7 +122,8 @@ bool SecretsEqual(std::string_view sent, std::string_view expected);
 //   Unauthenticated   the secret header is missing or empty
 //   ResourceExhausted the body is over `limits`
 //   InvalidArgument   a bad dispatch id, an unknown or missing `event`, a
-//                     `lease` or `offset` that is not a decimal integer >= 0,
+//                     `lease`, `offset`, `seq`, `latencyMs` or `startedMs`
+//                     that is not a decimal integer >= 0 (seq >= 1),
 //                     a field out of range (pid < 1, a port outside 1..65535,
 //                     exit code outside 0..255, negative memory or CPU), a
 //                     missing or unknown JSON field. A body that is not JSON

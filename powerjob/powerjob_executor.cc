@@ -300,18 +300,8 @@ Status PowerJobExecutor::Dispatch(const dispatch::DispatchRequest& request) {
   const std::string& id = request.attempt.dispatch_id;
   const std::string& host_name = request.host.metadata.name;
 
-  dispatch::LaunchSpec spec;
-  spec.script = request.script;
-  spec.run_dir = RunDir(request.attempt);
-  spec.report_url = request.report_url;
-  spec.dispatch_id = id;
-  spec.secret = request.secret;
-  spec.lease = request.lease;
-  spec.description = request.description;
-  spec.heartbeat_seconds = request.heartbeat_seconds;
-  spec.stop_grace_seconds = request.stop_grace_seconds;
-  spec.final_report_seconds = options_.final_report_seconds;
-  StatusOr<std::string> launcher = dispatch::RenderLauncher(spec);
+  StatusOr<std::string> launcher = dispatch::RenderLauncher(
+      dispatch::MakeLaunchSpec(request, RunDir(request.attempt), options_.final_report_seconds));
   if (!launcher.ok()) return launcher.status();
 
   // The place is stored before runJob, so a Stop finds the worker even when

@@ -54,8 +54,7 @@ Status ProbeScheduler::Register(const std::string& key, ProbeTarget target) {
   }
   auto entry = std::make_shared<Entry>();
   entry->key = key;
-  entry->next_due = reconciler::DeadlineAfter(
-      clock_.Now(), std::chrono::seconds(target.probe.initial_delay_seconds));
+  entry->next_due = FirstDue(target);
   entry->target = std::move(target);
   entries_.emplace(key, std::move(entry));
   schedule_changed_.notify_all();
@@ -73,8 +72,8 @@ Status ProbeScheduler::Update(const std::string& key, ProbeTarget target) {
   Entry& entry = *it->second;
   if (entry.target == target) return Status::Ok();
   ++entry.epoch;
-  entry.next_due = reconciler::DeadlineAfter(
-      clock_.Now(), std::chrono::seconds(target.probe.initial_delay_seconds));
+  entry.next_due = FirstDue(target);
+  entry.reported.clear();
   entry.target = std::move(target);
   entry.state.consecutive_successes = 0;
   entry.state.consecutive_failures = 0;
@@ -97,6 +96,51 @@ Status ProbeScheduler::Unregister(const std::string& key) {
   return Status::Ok();
 }
 
+Status ProbeScheduler::Report(const std::string& key, const std::string& reported_by,
+                              ProbeResult result, reconciler::WallTime started) {
+  std::lock_guard<std::mutex> guard(mu_);
+  if (stopping_) return Status::FailedPrecondition("probe scheduler is stopped");
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return Status::NotFound("probe key " + key + " is not registered");
+  Entry& entry = *it->second;
+  if (entry.target.reported_by.empty() || entry.target.reported_by != reported_by) {
+    return Status::FailedPrecondition("probe key " + key + " takes results from dispatch \"" +
+                                      entry.target.reported_by + "\", not \"" + reported_by + "\"");
+  }
+  // A launcher sends one result per period, so a long queue means the
+  // probe threads fall behind; the oldest results matter least.
+  constexpr size_t kMaxQueued = 16;
+  if (entry.reported.size() >= kMaxQueued) entry.reported.pop_front();
+  entry.reported.push_back({std::move(result), started});
+  schedule_changed_.notify_all();
+  return Status::Ok();
+}
+
+reconciler::TimePoint ProbeScheduler::FirstDue(const ProbeTarget& target) const {
+  const std::chrono::seconds delay(target.probe.initial_delay_seconds);
+  if (target.reported_by.empty()) return reconciler::DeadlineAfter(clock_.Now(), delay);
+  return ReportDue(target, clock_.Now(), delay);
+}
+
+reconciler::TimePoint ProbeScheduler::ReportDue(const ProbeTarget& target,
+                                                reconciler::TimePoint from,
+                                                std::chrono::seconds delay) const {
+  const std::chrono::seconds wait = delay + std::chrono::seconds(target.probe.period_seconds) +
+                                    std::chrono::seconds(target.probe.timeout_seconds) +
+                                    options_.report_grace;
+  return reconciler::DeadlineAfter(from, wait);
+}
+
+ProbeResult ProbeScheduler::MissingResult(const ProbeTarget& target) const {
+  ProbeResult result;
+  result.failure = FailureKind::kNoReport;
+  result.message = "no exec probe result arrived from the launcher of dispatch " +
+                   target.reported_by + " within periodSeconds + timeoutSeconds + " +
+                   std::to_string(options_.report_grace.count()) +
+                   "s; check that the host reaches svcd's --advertise-url";
+  return result;
+}
+
 StatusOr<ProbeState> ProbeScheduler::Get(const std::string& key) const {
   std::lock_guard<std::mutex> guard(mu_);
   auto it = entries_.find(key);
@@ -109,18 +153,27 @@ void ProbeScheduler::RunSchedule() {
   while (!stopping_) {
     reconciler::TimePoint now = clock_.Now();
     reconciler::TimePoint earliest = reconciler::TimePoint::max();
-    for (auto& [key, entry] : entries_) {
-      if (entry->in_flight) continue;
-      if (entry->next_due <= now) {
-        entry->in_flight = true;
-        jobs_.push_back({entry, entry->epoch});
-        jobs_changed_.notify_one();
-      } else {
-        earliest = std::min(earliest, entry->next_due);
-      }
-    }
+    for (auto& [key, entry] : entries_) QueueIfDue(entry, now, earliest);
     clock_.WaitUntil(lock, schedule_changed_, earliest);
   }
+}
+
+void ProbeScheduler::QueueIfDue(const std::shared_ptr<Entry>& entry, reconciler::TimePoint now,
+                                reconciler::TimePoint& earliest) {
+  if (entry->in_flight) return;
+  Job job{entry, entry->epoch, std::nullopt};
+  if (!entry->reported.empty()) {
+    job.result = std::move(entry->reported.front());
+    entry->reported.pop_front();
+  } else if (entry->next_due > now) {
+    earliest = std::min(earliest, entry->next_due);
+    return;
+  } else if (!entry->target.reported_by.empty()) {
+    job.result = Reported{MissingResult(entry->target), clock_.WallNow()};
+  }
+  entry->in_flight = true;
+  jobs_.push_back(std::move(job));
+  jobs_changed_.notify_one();
 }
 
 void ProbeScheduler::RunProbes() {
@@ -150,16 +203,27 @@ void ProbeScheduler::RunJob(const Job& job) {
   }
   reconciler::TimePoint started = clock_.Now();
   reconciler::WallTime started_wall = clock_.WallNow();
-  ProbeResult result = prober_.Run(target);
+  ProbeResult result;
+  if (job.result) {
+    result = job.result->result;
+    started_wall = job.result->started;
+  } else {
+    result = prober_.Run(target);
+  }
 
   std::unique_lock<std::mutex> lock(mu_);
   if (!entry.removed && entry.epoch == job.epoch && !stopping_) {
     bool changed = ApplyResult(entry.target.probe, result, entry.state);
-    // The next check is due one period after this one started, or now when
-    // the check took longer than that.
-    entry.next_due = std::max(
-        clock_.Now(), reconciler::DeadlineAfter(
-                          started, std::chrono::seconds(entry.target.probe.period_seconds)));
+    const std::chrono::seconds period(entry.target.probe.period_seconds);
+    if (!job.result) {
+      // The next check is due one period after this one started, or now
+      // when the check took longer than that.
+      entry.next_due = std::max(clock_.Now(), reconciler::DeadlineAfter(started, period));
+    } else if (result.failure == FailureKind::kNoReport) {
+      entry.next_due = reconciler::DeadlineAfter(clock_.Now(), period);
+    } else {
+      entry.next_due = ReportDue(entry.target, clock_.Now(), std::chrono::seconds(0));
+    }
     ProbeEvent event{entry.key, result, entry.state, started_wall};
     entry.state.last_result = std::move(result);
     Deliver(entry, event, changed, lock);

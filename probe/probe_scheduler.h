@@ -52,6 +52,10 @@ struct ProbeSchedulerOptions {
   // failures. A key starts not ready, so failures before the first success
   // never call it. May be empty.
   std::function<void(const ProbeEvent&)> on_transition;
+  // How much later than one period plus the probe's timeout after the
+  // previous result (or after the initial delay) a reported result may
+  // arrive before the scheduler counts it as missing (kNoReport).
+  std::chrono::seconds report_grace{15};
 };
 
 // Runs the probes of registered keys, such as "ns/name/master", on a
@@ -65,6 +69,12 @@ struct ProbeSchedulerOptions {
 // of the checks, on_result before on_transition. Callbacks must return
 // quickly, because a probe thread waits for them. They may call Register,
 // Update, Unregister and Get, but not Stop.
+//
+// A target with `reported_by` set is checked elsewhere, by the launcher of
+// that dispatch, and its results arrive through Report. The scheduler runs
+// no check for it and applies each reported result in arrival order. When
+// none arrives for period + timeout + report_grace, it applies a kNoReport
+// failure, and one more each period until results come again.
 //
 // Time for the schedule comes from the Clock, so tests drive it with a
 // FakeClock. The checks themselves wait on real time (see SystemProber).
@@ -99,6 +109,14 @@ class ProbeScheduler {
   // waits for a running callback of `key` to return. Errors: NotFound.
   Status Unregister(const std::string& key);
 
+  // Hands in one result of a key whose target has `reported_by`, with the
+  // wall time its check started. Results are applied in the order they
+  // arrive, on the scheduler's threads. Errors: NotFound for an unknown key,
+  // FailedPrecondition when the key's target is not reported by
+  // `reported_by` (a superseded launcher) or after Stop.
+  Status Report(const std::string& key, const std::string& reported_by, ProbeResult result,
+                reconciler::WallTime started);
+
   // Returns the state of `key`, or NotFound.
   StatusOr<ProbeState> Get(const std::string& key) const;
 
@@ -108,6 +126,10 @@ class ProbeScheduler {
   void Stop();
 
  private:
+  struct Reported {
+    ProbeResult result;
+    reconciler::WallTime started;
+  };
   struct Entry {
     std::string key;
     ProbeTarget target;
@@ -118,10 +140,13 @@ class ProbeScheduler {
     bool delivering = false;  // callbacks are running
     std::thread::id delivering_thread;
     ProbeState state;
+    std::deque<Reported> reported;  // results handed in by Report, oldest first
   };
   struct Job {
     std::shared_ptr<Entry> entry;
     std::uint64_t epoch;
+    // Set for a reported target: the result to apply instead of a check.
+    std::optional<Reported> result;
   };
 
   void RunSchedule();
@@ -134,6 +159,18 @@ class ProbeScheduler {
   void Deliver(Entry& entry, const ProbeEvent& event, bool changed,
                std::unique_lock<std::mutex>& lock);
   Status ValidateForRegister(const std::string& key, const ProbeTarget& target) const;
+  // When the first check of `target` is due, or its first reported result
+  // at the latest.
+  reconciler::TimePoint FirstDue(const ProbeTarget& target) const;
+  // The kNoReport failure of a reported target.
+  ProbeResult MissingResult(const ProbeTarget& target) const;
+  // When a reported target's next result is due at the latest, counted
+  // from `from` plus `delay`.
+  reconciler::TimePoint ReportDue(const ProbeTarget& target, reconciler::TimePoint from,
+                                  std::chrono::seconds delay) const;
+  // Queues the job of a due entry, or does nothing when none is due.
+  void QueueIfDue(const std::shared_ptr<Entry>& entry, reconciler::TimePoint now,
+                  reconciler::TimePoint& earliest);
 
   reconciler::Clock& clock_;
   Prober& prober_;

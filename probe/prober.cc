@@ -161,6 +161,8 @@ const char* FailureKindName(FailureKind kind) {
       return "ExecStartFailed";
     case FailureKind::kInvalidProbe:
       return "InvalidProbe";
+    case FailureKind::kNoReport:
+      return "NoReport";
   }
   return "Unknown";
 }
@@ -189,6 +191,9 @@ Status ValidateProbeTarget(const ProbeTarget& target) {
   }
   if (probe.http) CheckHttp(*probe.http, causes);
   if (probe.exec) CheckExec(*probe.exec, causes);
+  if (!target.reported_by.empty() && !probe.exec) {
+    AddCause(causes, "reported_by", "is only allowed with an exec probe; clear it");
+  }
   CheckTimings(probe, causes);
   if (causes.empty()) return Status::Ok();
   return Status::InvalidArgument("invalid probe target", std::move(causes));

@@ -27,6 +27,10 @@ struct ProbeTarget {
   int port = 0;
   // The probe spec with its timings, as in api/types.h.
   api::Probe probe;
+  // Set for an exec probe that runs elsewhere: the dispatch id of the
+  // launcher that runs it on the target's host and reports each result.
+  // ProbeScheduler then takes results from Report instead of a Prober.
+  std::string reported_by;
 
   friend bool operator==(const ProbeTarget&, const ProbeTarget&) = default;
 };
@@ -59,6 +63,8 @@ enum class FailureKind {
   kExecStartFailed,
   // The target fails ValidateProbeTarget; nothing was run.
   kInvalidProbe,
+  // A check that a launcher runs and reports sent no result in time.
+  kNoReport,
 };
 
 // Returns the CamelCase name of `kind`, such as "ConnectionRefused", for use

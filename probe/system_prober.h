@@ -30,9 +30,9 @@ struct SystemProberOptions {
 //     with SIGKILL at the timeout, and also after the command exits so that
 //     nothing it started keeps running. Exit code 0 is success.
 //
-// NOTE: exec commands run on the machine that runs svcd. For a target on a
-// remote Host that is not the target's machine, so the caller decides where
-// exec probes make sense.
+// Exec commands run on the machine that runs svcd. The deploy controller
+// therefore never hands it a target's exec probe: those run in the
+// target's launcher and arrive through ProbeScheduler::Report.
 //
 // Socket and process deadlines use a RealClock, because they bound real
 // waits. Thread-safety: Run may be called from many threads at once.

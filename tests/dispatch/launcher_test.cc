@@ -317,6 +317,94 @@ TEST_P(LauncherTest, KeepsServiceRunningWhileSvcdIsDown) {
       seconds(15)));
 }
 
+// Reads a pid from a file the probe command wrote, or 0.
+pid_t PidIn(const std::filesystem::path& file) {
+  return static_cast<pid_t>(ReadIntFile(file).value_or(0));
+}
+
+TEST_P(LauncherTest, RunsExecProbeOnTheHostAndReportsEachRun) {
+  LaunchSpec spec = Spec("sleep 1000\n");
+  spec.probe_command = {"sh", "-c",
+                        "echo \"pid=$SVCD_SERVICE_PID id=$SVCD_DISPATCH_ID\"; test -f ready"};
+  spec.probe_period_seconds = 1;
+  spec.probe_timeout_seconds = 5;
+  auto launcher = Launch(spec);
+  const pid_t pid = ServicePid();
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitReports([](const auto& a) { return a.probes.size() >= 2; }))
+      << ReadFile(Output("l"));
+
+  // The command runs in the attempt directory, so the file flips it.
+  testing::WriteFile(AttemptFile("ready"), "");
+  ASSERT_TRUE(WaitReports(
+      [](const auto& a) { return !a.probes.empty() && a.probes.back().exit_code == 0; }));
+  kill(-pid, SIGKILL);
+  ASSERT_EQ(launcher->Wait(seconds(30)), 137) << ReadFile(Output("l"));
+
+  const FakeObservationSink::Attempt reports = Reports();
+  const int64_t now_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  for (size_t i = 0; i < reports.probes.size(); ++i) {
+    const ProbeReport& probe = reports.probes[i];
+    EXPECT_EQ(probe.seq, static_cast<int64_t>(i + 1));
+    EXPECT_FALSE(probe.timed_out);
+    EXPECT_LT(probe.latency_ms, 5000);
+    EXPECT_LT(std::abs(now_ms - probe.started_ms), 60 * 1000);
+    EXPECT_EQ(probe.output, "pid=" + std::to_string(pid) + " id=" + kId + "\n");
+  }
+  EXPECT_EQ(reports.probes.front().exit_code, 1);
+  // The probe loop ends with the launcher.
+  const size_t runs = reports.probes.size();
+  std::this_thread::sleep_for(seconds(3));
+  EXPECT_EQ(Reports().probes.size(), runs);
+}
+
+TEST_P(LauncherTest, ExecProbeArgumentsReachTheCommandUnchanged) {
+  const std::string hostile = "a'b \"c\" $(touch pwned) `id` ;| \\ *";
+  LaunchSpec spec = Spec("sleep 1000\n");
+  spec.probe_command = {"printf", "%s", hostile};
+  spec.probe_period_seconds = 1;
+  auto launcher = Launch(spec);
+  const pid_t pid = ServicePid();
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitReports([](const auto& a) { return !a.probes.empty(); }))
+      << ReadFile(Output("l"));
+  kill(-pid, SIGKILL);
+  launcher->Wait(seconds(30));
+  EXPECT_EQ(Reports().probes.front().output, hostile);
+  EXPECT_EQ(Reports().probes.front().exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(AttemptFile("pwned")));
+}
+
+TEST_P(LauncherTest, ExecProbeTimeoutKillsTheProbesSession) {
+  LaunchSpec spec = Spec("sleep 1000\n");
+  // The probe leaves a child behind, then hangs past its timeout.
+  spec.probe_command = {"sh", "-c", "sleep 600 & echo $! >probe-child; sleep 600"};
+  spec.probe_period_seconds = 1;
+  spec.probe_timeout_seconds = 1;
+  spec.probe_max_output_bytes = 0;
+  auto launcher = Launch(spec);
+  const pid_t pid = ServicePid();
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitReports([](const auto& a) { return !a.probes.empty(); }))
+      << ReadFile(Output("l"));
+
+  const ProbeReport first = Reports().probes.front();
+  EXPECT_TRUE(first.timed_out);
+  EXPECT_NE(first.exit_code, 0);
+  EXPECT_GE(first.latency_ms, 900);
+  EXPECT_EQ(first.output, "");
+  const pid_t child = PidIn(AttemptFile("probe-child"));
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(WaitUntil([&] { return !testing::ProcessAlive(child); }, seconds(10)))
+      << "the probe's child survived the timeout";
+  // The service itself is not touched by the probe's timeout.
+  EXPECT_TRUE(testing::ProcessAlive(pid));
+  kill(-pid, SIGKILL);
+  launcher->Wait(seconds(30));
+}
+
 INSTANTIATE_TEST_SUITE_P(Shells, LauncherTest, ::testing::ValuesIn(testing::TestShells()),
                          [](const auto& info) { return info.param.label; });
 
@@ -341,6 +429,26 @@ TEST(LauncherTextTest, StartsWithCommentAndPassesSyntaxCheck) {
     EXPECT_EQ(check.Wait(seconds(10)), 0)
         << shell.label << ": " << ReadFile(dir.path() / "check.out");
   }
+}
+
+TEST(LauncherTextTest, RejectsHostileProbeNamingEachField) {
+  LaunchSpec spec;
+  spec.script = "sleep 1\n";
+  spec.run_dir = "/run/x";
+  spec.report_url = "http://127.0.0.1:7070";
+  spec.dispatch_id = "d-1";
+  spec.secret = kSecret;
+  spec.probe_command = {"", std::string("a\0b", 3)};
+  spec.probe_period_seconds = 0;
+  spec.probe_timeout_seconds = 100000;
+  spec.probe_max_output_bytes = 1 << 20;
+  StatusOr<std::string> text = RenderLauncher(spec);
+  ASSERT_FALSE(text.ok());
+  std::vector<std::string> fields;
+  for (const Cause& cause : text.status().causes()) fields.push_back(cause.field);
+  EXPECT_EQ(fields, (std::vector<std::string>{"probe_command[0]", "probe_command[1]",
+                                              "probe_period_seconds", "probe_timeout_seconds",
+                                              "probe_max_output_bytes"}));
 }
 
 TEST(LauncherTextTest, RejectsHostileSpecNamingEachField) {

@@ -51,6 +51,45 @@ TEST(ParseReportTest, ReadsEveryEvent) {
   StatusOr<Report> exit = Parse("exit", R"({"exitCode":137})");
   ASSERT_TRUE(exit.ok()) << exit.status().ToString();
   EXPECT_EQ(std::get<ExitReport>(exit->payload).exit_code, 137);
+
+  StatusOr<Report> probe = Parse("probe", std::string("not ready\n\0", 11),
+                                 {{"seq", "7"},
+                                  {"exitCode", "3"},
+                                  {"timedOut", "0"},
+                                  {"latencyMs", "120"},
+                                  {"startedMs", "1700000000000"}});
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(std::get<ProbeReport>(probe->payload),
+            (ProbeReport{7, 3, false, 120, 1700000000000, std::string("not ready\n\0", 11)}));
+}
+
+TEST(ParseReportTest, RejectsHostileProbeQueries) {
+  const Query good = {
+      {"seq", "1"}, {"exitCode", "0"}, {"timedOut", "1"}, {"latencyMs", "5"}, {"startedMs", "1"}};
+  ASSERT_TRUE(Parse("probe", "", good).ok());
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"seq", "0"},      {"seq", "-1"},    {"exitCode", "256"},  {"exitCode", "x"},
+      {"timedOut", "2"}, {"timedOut", ""}, {"latencyMs", "1.5"}, {"startedMs", "-3"},
+  };
+  for (const auto& [field, value] : bad) {
+    Query query = good;
+    query[field] = value;
+    StatusOr<Report> report = Parse("probe", "", query);
+    ASSERT_FALSE(report.ok()) << field << "=" << value;
+    EXPECT_EQ(FirstField(report), "query." + field) << report.status().ToString();
+  }
+  for (const auto& [field, value] : good) {
+    Query query = good;
+    query.erase(field);
+    EXPECT_EQ(FirstField(Parse("probe", "", query)), "query." + field);
+  }
+  ReportLimits limits;
+  limits.max_probe_output_bytes = 4;
+  Query query = good;
+  query["event"] = "probe";
+  query["lease"] = "1";
+  EXPECT_EQ(ParseReport("d-1", query, kSecret, "12345", limits).status().code(),
+            Code::kResourceExhausted);
 }
 
 TEST(ParseReportTest, RejectsHostileInputNamingField) {
@@ -191,6 +230,7 @@ class FailingSink final : public ObservationSink {
   Status OnHeartbeat(const ReportContext&, const HeartbeatReport&) override { return status_; }
   Status OnLog(const ReportContext&, int64_t, std::string_view) override { return status_; }
   Status OnExit(const ReportContext&, const ExitReport&) override { return status_; }
+  Status OnProbe(const ReportContext&, const ProbeReport&) override { return status_; }
 
  private:
   Status status_;

@@ -99,6 +99,58 @@ void DeployE2eTest::KillLeftovers() {
   }
 }
 
+void DeployE2eTest::CheckExecProbeRunsInTheLauncher(DeployKnobs knobs) {
+  const std::string dirs = (temp_dir() / "probe-dirs").string();
+  const std::filesystem::path sick = temp_dir() / "sick";
+  knobs.scope = "Target";
+  knobs.template_extra =
+      "  workerProbe:\n    exec:\n      command:\n        - sh\n        - -c\n"
+      "        - 'pwd >>" +
+      dirs + "; test ! -f " + sick.string() +
+      " && kill -0 \"$SVCD_SERVICE_PID\"'\n"
+      "    periodSeconds: 1\n    timeoutSeconds: 2\n    failureThreshold: 2\n";
+  ApplyWithSvcctl(QuickstartYaml(knobs), knobs.name);
+  nlohmann::json deploy = WaitReady(knobs.name, std::chrono::seconds(60));
+  ASSERT_FALSE(HasFailure());
+  TrackTargets(deploy);
+  const TargetMap before = Targets(deploy);
+  std::stringstream ran;
+  ran << std::ifstream(dirs).rdbuf();
+  for (const char* worker : {"worker-0", "worker-1"}) {
+    const std::string id = before.at(worker).value("dispatchId", "");
+    ASSERT_FALSE(id.empty()) << deploy.dump(2);
+    EXPECT_THAT(ran.str(), ::testing::HasSubstr("/attempts/" + id + "\n"));
+  }
+
+  // Failing the probe restarts both workers, and only them.
+  std::ofstream(sick).put('1');
+  ASSERT_TRUE(WaitForDeploy(
+      knobs.name,
+      [&](const nlohmann::json& d) {
+        const TargetMap t = Targets(d);
+        return t.size() == 3 && t.at("worker-0").value("attempts", 0) >= 1 &&
+               t.at("worker-1").value("attempts", 0) >= 1;
+      },
+      std::chrono::seconds(60), &deploy))
+      << deploy.dump(2);
+  std::filesystem::remove(sick);
+  deploy = WaitReady(knobs.name, std::chrono::seconds(60));
+  ASSERT_FALSE(HasFailure());
+  TrackTargets(deploy);
+  const TargetMap after = Targets(deploy);
+  EXPECT_EQ(after.at("master").value("attempts", -1), 0);
+  EXPECT_EQ(after.at("master")["pid"], before.at("master")["pid"]);
+  for (const char* worker : {"worker-0", "worker-1"}) {
+    EXPECT_NE(after.at(worker).value("dispatchId", ""), before.at(worker).value("dispatchId", ""));
+  }
+  bool reason_seen = false;
+  for (const auto& [reason, message] : Events(knobs.name)) {
+    reason_seen = reason_seen ||
+                  message.find("the exec probe exited with 1 on the host") != std::string::npos;
+  }
+  EXPECT_TRUE(reason_seen) << "no event quotes the failing probe result";
+}
+
 std::string DeployE2eTest::TemplateDocument(const DeployKnobs& knobs) const {
   std::string yaml = "apiVersion: svcd.io/v1alpha1\nkind: ServiceTemplate\nmetadata:\n";
   yaml += "  name: standin-vllm\n";
@@ -114,6 +166,7 @@ std::string DeployE2eTest::TemplateDocument(const DeployKnobs& knobs) const {
   yaml += "    - {name: load-delay, value: \"" + knobs.master_load_delay + "\"}\n";
   yaml += "  defaultWorkerArgs:\n";
   yaml += "    - {name: host, value: 127.0.0.1}\n";
+  yaml += knobs.template_extra;
   return yaml;
 }
 

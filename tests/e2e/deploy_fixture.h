@@ -52,6 +52,8 @@ struct DeployKnobs {
   std::string prefix_before = "";
   // The spec of Host "local", indented for the document.
   std::string host_spec = "  address: 127.0.0.1\n  executor: local\n";
+  // Lines appended to the template's spec, indented for the document.
+  std::string template_extra = "";
 };
 
 // The target entries of a deploy's status, keyed by target name.
@@ -112,6 +114,12 @@ class DeployE2eTest : public E2eTest {
   std::vector<std::pair<std::string, std::string>> Events(const std::string& name) const;
   // Returns the messages of the Dispatched events.
   std::vector<std::string> DispatchMessages(const std::string& name) const;
+
+  // Applies the quickstart with `knobs` and an exec probe on the workers
+  // that fails while a file exists. Checks that the probe runs in each
+  // worker's attempt directory (so in its launcher, on its host), that
+  // failing it restarts both workers, and that they come back Ready.
+  void CheckExecProbeRunsInTheLauncher(DeployKnobs knobs);
 
   // Remembers `pid` so TearDown kills it and its process group if it runs.
   void TrackPid(int64_t pid);

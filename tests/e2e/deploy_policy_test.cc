@@ -130,6 +130,10 @@ TEST_P(DeployPolicyTest, ResumeDuringSuspendConverges) {
   EXPECT_THAT(after, SizeIs(3));
 }
 
+// On a local Host, too, the exec probe runs in the launcher, in the
+// attempt's directory.
+TEST_P(DeployPolicyTest, ExecProbeRunsInTheLauncher) { CheckExecProbeRunsInTheLauncher({}); }
+
 SVCD_E2E_INSTANTIATE(DeployPolicyTest);
 
 }  // namespace

@@ -284,6 +284,47 @@ TEST_P(DeployPowerJobTest, BadPasswordFailsWithoutLeakingItV51) {
   EXPECT_EQ(standin_->Count("runJob"), 0);
 }
 
+// PowerJob down while a deploy is deleted: the stop cannot run, which a
+// Warning event and the Host's status say; once PowerJob is back, the
+// delete finishes and no process is left.
+TEST_P(DeployPowerJobTest, ServerDownDuringDeleteWarnsThenFinishesV51) {
+  ApplyWithSvcctl(QuickstartYaml(Knobs()), "quickstart");
+  const nlohmann::json ready = WaitReady("quickstart", std::chrono::seconds(60));
+  ASSERT_FALSE(HasFailure());
+  TrackTargets(ready);
+  standin_->SetFaults({{"server-down", true}});
+  const CommandResult deleted = Ctl({"delete", "sd", "quickstart"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+
+  std::string warning;
+  for (int i = 0; i < 300 && warning.empty(); ++i) {
+    for (const auto& [reason, message] : Events("quickstart")) {
+      if (reason == "StopFailed") warning = message;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(warning, HasSubstr("could not be stopped")) << server().Log();
+  const nlohmann::json host = GetHost();
+  EXPECT_EQ(host["status"].value("dispatchReady", true), false) << host.dump(2);
+  for (const auto& [name, target] : Targets(ready)) {
+    EXPECT_TRUE(ProcessAlive(target["pid"].get<int64_t>())) << name << " stopped without PowerJob";
+  }
+
+  standin_->SetFaults(nlohmann::json::object(), {"server-down"});
+  const CommandResult waited = Ctl({"wait", "--for=delete", "sd/quickstart", "--timeout", "120s"});
+  EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  for (const auto& [name, target] : Targets(ready)) {
+    EXPECT_FALSE(ProcessAlive(target["pid"].get<int64_t>())) << name;
+  }
+}
+
+// The workers' exec probe runs in their launchers on the PowerJob worker,
+// which report each result; a failing probe restarts the workers there.
+TEST_P(DeployPowerJobTest, ExecProbeRunsInTheLauncherOnTheHostV51) {
+  CheckExecProbeRunsInTheLauncher(Knobs());
+  EXPECT_EQ(standin_->Count("runJob"), 5 + 2) << "3 starts, 2 restarts, 2 stop jobs";
+}
+
 SVCD_E2E_INSTANTIATE(DeployPowerJobTest);
 
 }  // namespace

@@ -260,6 +260,79 @@ TEST_F(ProbeSchedulerTest, UpdateRestartsScheduleKeepsReadiness) {
   EXPECT_FALSE(transitions_.events()[1].state.ready);
 }
 
+TEST_F(ProbeSchedulerTest, ReportedResultsReplaceChecks) {
+  FlagFile flag;  // absent: a check run by the scheduler would fail
+  StartScheduler();
+  ProbeTarget target = FileTarget(flag);
+  target.reported_by = "d-1";
+  ASSERT_TRUE(scheduler_->Register("k", target).ok());
+
+  ProbeResult passed;
+  passed.success = true;
+  passed.message = "exited with 0 on the host";
+  const reconciler::WallTime started = clock_.WallNow() - seconds(3);
+  ASSERT_TRUE(scheduler_->Report("k", "d-1", passed, started).ok());
+  ASSERT_TRUE(results_.WaitForCount(1));
+  ProbeResult failed;
+  failed.failure = FailureKind::kExitCode;
+  failed.exit_code = 3;
+  EXPECT_EQ(scheduler_->Report("k", "d-0", failed, started).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(scheduler_->Report("other", "d-1", failed, started).code(), Code::kNotFound);
+  ASSERT_TRUE(scheduler_->Report("k", "d-1", failed, started).ok());
+  ASSERT_TRUE(transitions_.WaitForCount(2));
+
+  const std::vector<ProbeEvent> events = results_.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[0].result.success);
+  EXPECT_EQ(events[0].started, started);
+  EXPECT_EQ(events[1].result.exit_code, 3);
+  const std::vector<ProbeEvent> transitions = transitions_.events();
+  EXPECT_TRUE(transitions[0].state.ready);
+  EXPECT_FALSE(transitions[1].state.ready);
+
+  // A target that runs its own checks takes no reports.
+  ProbeTarget local = FileTarget(flag);
+  ASSERT_TRUE(scheduler_->Register("local", local).ok());
+  EXPECT_EQ(scheduler_->Report("local", "", passed, started).code(), Code::kFailedPrecondition);
+  local.reported_by = "d-1";
+  local.probe.exec.reset();
+  local.probe.tcp = api::TcpProbe{80};
+  local.address = "127.0.0.1";
+  EXPECT_EQ(scheduler_->Register("tcp", local).code(), Code::kInvalidArgument);
+}
+
+TEST_F(ProbeSchedulerTest, MissingReportsCountAsFailures) {
+  FlagFile flag;
+  flag.Set(true);  // a check run by the scheduler would pass
+  StartScheduler();
+  ProbeTarget target = FileTarget(flag);  // delay 5, period 10, timeout 5
+  target.reported_by = "d-1";
+  ASSERT_TRUE(scheduler_->Register("k", target).ok());
+
+  // Due at 5 + 10 + 5 + 15 (the default grace) seconds.
+  AdvanceAndWait(seconds(34), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(results_.size(), 0u);
+  AdvanceAndWait(seconds(1), 1);
+  ProbeEvent missing = results_.events()[0];
+  EXPECT_EQ(missing.result.failure, FailureKind::kNoReport);
+  EXPECT_NE(missing.result.message.find("dispatch d-1"), std::string::npos);
+
+  ProbeResult passed;
+  passed.success = true;
+  ASSERT_TRUE(scheduler_->Report("k", "d-1", passed, clock_.WallNow()).ok());
+  ASSERT_TRUE(transitions_.WaitForCount(1));
+  // After a result, the next is due within period + timeout + grace, then
+  // one failure more per period without results.
+  AdvanceAndWait(seconds(30), 3);
+  AdvanceAndWait(seconds(10), 4);
+  const std::vector<ProbeEvent> events = results_.events();
+  EXPECT_EQ(events[2].result.failure, FailureKind::kNoReport);
+  EXPECT_EQ(events[3].result.failure, FailureKind::kNoReport);
+  ASSERT_TRUE(transitions_.WaitForCount(2));
+  EXPECT_FALSE(transitions_.events()[1].state.ready);
+}
+
 TEST_F(ProbeSchedulerTest, RejectsBadCalls) {
   FlagFile flag;
   StartScheduler();
