@@ -342,8 +342,9 @@ Response HandleLegacyDeploy(ApplyService& apply, const std::function<std::string
                        {"status", LegacyStatusOf(stored)}});
 }
 
-// Returns NotFound for a ?target= that names no target of the deploy, with
-// a cause on the field `target` that lists the deploy's target names.
+// Returns NotFound for a ?target= that names no target of the deploy. The
+// cause on the field `target` lists the deploy's target names, and the
+// message leaves them out because clients print both.
 Status UnknownTarget(const std::string& deploy, const std::string& target,
                      const std::vector<std::string>& names) {
   std::string list;
@@ -353,10 +354,8 @@ Status UnknownTarget(const std::string& deploy, const std::string& target,
   Cause cause;
   cause.field = "target";
   cause.message = valid;
-  return Status(
-      Code::kNotFound,
-      "deploy " + deploy + " has no target " + api::QuoteForMessage(target) + "; " + valid,
-      {cause});
+  return Status(Code::kNotFound,
+                "deploy " + deploy + " has no target " + api::QuoteForMessage(target), {cause});
 }
 
 StatusOr<int64_t> IntParam(const Request& request, const char* name, int64_t fallback) {

@@ -1,10 +1,15 @@
 // svcctl wait, logs and events: follow what svcd does.
 
+#include <strings.h>
+
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <thread>
+#include <vector>
 
+#include "api/document.h"
 #include "cmd/svcctl/commands.h"
 #include "cmd/svcctl/resources.h"
 
@@ -45,38 +50,91 @@ std::string Progress(const nlohmann::json& deploy) {
   return phase + ", " + std::to_string(ready) + "/" + std::to_string(total) + " targets ready";
 }
 
-bool ConditionTrue(const nlohmann::json& deploy, const std::string& type) {
-  if (!deploy.contains(Ptr("/status/conditions"))) return false;
+// Returns the condition of `type` when it is True and was written for the
+// deploy's current generation, else nullptr.
+const nlohmann::json* TrueCondition(const nlohmann::json& deploy, const std::string& type) {
+  if (!deploy.contains(Ptr("/status/conditions"))) return nullptr;
+  if (deploy.value(Ptr("/status/observedGeneration"), 0) !=
+      deploy.value(Ptr("/metadata/generation"), 0)) {
+    return nullptr;
+  }
   for (const auto& condition : deploy.at(Ptr("/status/conditions"))) {
     if (condition.value("type", "") == type && condition.value("status", "") == "True") {
-      return deploy.value(Ptr("/status/observedGeneration"), 0) ==
-             deploy.value(Ptr("/metadata/generation"), 0);
+      return &condition;
     }
   }
-  return false;
+  return nullptr;
+}
+
+// The condition types svcd writes into a deploy's status.conditions.
+const std::vector<std::string>& DeployConditionTypes() {
+  static const std::vector<std::string> types = {"Ready", "Progressing", "Stalled", "UpToDate"};
+  return types;
+}
+
+// Parses --for into a condition type, or "" for "delete". The type is
+// matched without regard to case, as kubectl does. Fails with
+// InvalidArgument listing the valid forms and types.
+StatusOr<std::string> ParseWaitFor(const std::string& text) {
+  if (text == "delete") return std::string();
+  std::string valid;
+  for (const std::string& type : DeployConditionTypes()) {
+    valid += (valid.empty() ? "" : ", ") + std::string("condition=") + type;
+  }
+  valid += " or delete";
+  if (text.rfind("condition=", 0) != 0) {
+    return Status::InvalidArgument("invalid --for " + api::QuoteForMessage(text) + ": use " +
+                                   valid);
+  }
+  const std::string requested = text.substr(10);
+  for (const std::string& type : DeployConditionTypes()) {
+    if (strcasecmp(requested.c_str(), type.c_str()) == 0) return type;
+  }
+  return Status::InvalidArgument("unknown condition type " + api::QuoteForMessage(requested) +
+                                 " in --for: a deploy has the conditions " + valid);
+}
+
+// Prints a usage error and returns exit status 2, so scripts can distinguish
+// it from a timeout (1).
+int PrintUsageError(const Status& status) {
+  PrintError(status);
+  return 2;
+}
+
+// Returns the error that ends a wait on a deploy that is Stalled: svcd
+// dispatches nothing more until its spec changes or the retry budget is
+// reset, so no other condition can come. Ok when the deploy is not stalled.
+Status StalledError(const nlohmann::json& deploy, const std::string& ref) {
+  const nlohmann::json* stalled = TrueCondition(deploy, "Stalled");
+  if (stalled == nullptr) return Status::Ok();
+  const std::string phase = deploy.value(Ptr("/status/phase"), std::string("Failed"));
+  std::string message = stalled->value("message", "");
+  if (message.empty()) message = "run svcctl retry " + ref + " or change the spec";
+  return Status::FailedPrecondition(ref + " is stalled (phase " + phase + ", reason " +
+                                    stalled->value("reason", "") + "): " + message);
 }
 
 int RunWait(const GlobalOptions& global, const WaitFlags& flags) {
   StatusOr<std::pair<KindInfo, std::string>> target = ResolveKindSlashName(flags.target);
-  if (!target.ok()) return PrintError(target.status());
-  if (target->second.empty()) return PrintError(Status::InvalidArgument("wait needs KIND/NAME"));
+  if (!target.ok()) return PrintUsageError(target.status());
+  if (target->second.empty())
+    return PrintUsageError(Status::InvalidArgument("wait needs KIND/NAME"));
   StatusOr<int64_t> timeout_ms = ParseDurationMs(flags.timeout);
-  if (!timeout_ms.ok()) return PrintError(timeout_ms.status());
-  const bool for_delete = flags.condition == "delete";
-  std::string condition;
-  if (!for_delete) {
-    if (flags.condition.rfind("condition=", 0) != 0) {
-      return PrintError(Status::InvalidArgument(
-          "invalid --for \"" + flags.condition + "\": use condition=Ready (or another condition) "
-          "or delete"));
-    }
-    condition = flags.condition.substr(10);
+  if (!timeout_ms.ok()) return PrintUsageError(timeout_ms.status());
+  StatusOr<std::string> condition = ParseWaitFor(flags.condition);
+  if (!condition.ok()) return PrintUsageError(condition.status());
+  const bool for_delete = condition->empty();
+  if (!for_delete && target->first.kind != api::kKindServiceDeploy) {
+    return PrintUsageError(Status::InvalidArgument("--for=condition=" + *condition +
+                                                   " needs sd/NAME: only deploys have conditions"));
   }
+
   const ApiClient client = MakeClient(global);
   const std::string path = ObjectPath(target->first, EffectiveNamespace(global), target->second);
   const std::string ref = target->first.singular + "/" + target->second;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*timeout_ms);
   std::string last_progress;
+  int stalled_polls = 0;
   while (true) {
     StatusOr<nlohmann::json> object = CallJson(client, "GET", path);
     if (for_delete && !object.ok() && object.status().code() == Code::kNotFound) {
@@ -86,11 +144,20 @@ int RunWait(const GlobalOptions& global, const WaitFlags& flags) {
     if (!object.ok() && object.status().code() != Code::kUnavailable) {
       return PrintError(object.status());
     }
-    if (object.ok()) {
-      if (!for_delete && ConditionTrue(*object, condition)) {
-        std::cout << ref << " condition met: " << condition << "\n";
+    if (object.ok() && !for_delete) {
+      if (TrueCondition(*object, *condition) != nullptr) {
+        std::cout << ref << " condition met: " << *condition << "\n";
         return 0;
       }
+      // A Stalled condition must show on two polls in a row: right after
+      // svcctl retry, the status still shows it until the controller's
+      // next pass. NOTE: a pass slower than one poll interval can still
+      // end such a wait early.
+      Status stalled = StalledError(*object, ref);
+      stalled_polls = stalled.ok() ? 0 : stalled_polls + 1;
+      if (stalled_polls >= 2) return PrintError(stalled);
+    }
+    if (object.ok()) {
       const std::string progress = Progress(*object);
       if (progress != last_progress) {
         std::cerr << ref << ": " << progress << "\n";
@@ -99,7 +166,7 @@ int RunWait(const GlobalOptions& global, const WaitFlags& flags) {
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       std::cerr << "error: timed out after " << flags.timeout << " waiting for " << ref
-                << (for_delete ? " to be deleted" : " condition " + condition) << "\n";
+                << (for_delete ? " to be deleted" : " condition " + *condition) << "\n";
       return 1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -315,8 +382,8 @@ int RunEvents(const GlobalOptions& global, const std::string& object) {
   }
   StatusOr<std::pair<KindInfo, std::string>> target = ResolveKindSlashName(object);
   if (!target.ok()) return PrintError(target.status());
-  path = "/apis/svcd.io/v1alpha1/namespaces/" + UrlEncode(ns) + "/events?name=" +
-         UrlEncode(target->second);
+  path = "/apis/svcd.io/v1alpha1/namespaces/" + UrlEncode(ns) +
+         "/events?name=" + UrlEncode(target->second);
   StatusOr<nlohmann::json> events = CallJson(client, "GET", path);
   if (!events.ok()) return PrintError(events.status());
   std::vector<std::vector<std::string>> rows = {{"AGE", "TYPE", "REASON", "MESSAGE"}};
@@ -328,9 +395,11 @@ int RunEvents(const GlobalOptions& global, const std::string& object) {
   return 0;
 }
 
-// POSTs to a sub-resource of sd/NAME (retry, restart) and prints `done`.
+// POSTs to a sub-resource of sd/NAME (retry, restart) and prints
+// "servicedeploy/NAME " followed by what `describe` makes of the reply.
 int RunDeployAction(const GlobalOptions& global, const std::string& object,
-                    const std::string& action, const std::string& query, const std::string& done) {
+                    const std::string& action, const std::string& query,
+                    const std::function<std::string(const nlohmann::json&)>& describe) {
   StatusOr<std::pair<KindInfo, std::string>> target = ResolveKindSlashName(object);
   if (!target.ok()) return PrintError(target.status());
   if (target->first.kind != api::kKindServiceDeploy || target->second.empty()) {
@@ -341,8 +410,20 @@ int RunDeployAction(const GlobalOptions& global, const std::string& object,
       client, "POST",
       ObjectPath(target->first, EffectiveNamespace(global), target->second) + "/" + action + query);
   if (!reply.ok()) return PrintError(reply.status());
-  std::cout << "servicedeploy/" << target->second << " " << done << "\n";
+  std::cout << "servicedeploy/" << target->second << " " << describe(*reply) << "\n";
   return 0;
+}
+
+// Describes a retry reply: the targets whose budget was reset, if any.
+std::string DescribeRetry(const nlohmann::json& reply) {
+  std::string names;
+  if (reply.contains("targets") && reply["targets"].is_array()) {
+    for (const auto& name : reply["targets"]) {
+      names += (names.empty() ? "" : ", ") + name.get<std::string>();
+    }
+  }
+  if (names.empty()) return "unchanged: no target had failed or used any of its retry budget";
+  return "retry budget reset for " + names;
 }
 
 }  // namespace
@@ -350,9 +431,13 @@ int RunDeployAction(const GlobalOptions& global, const std::string& object,
 void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
   auto wait_flags = std::make_shared<WaitFlags>();
   CLI::App* wait = app.add_subcommand(
-      "wait", "Wait until a deploy meets a condition or is deleted (exit 1 on timeout)");
+      "wait",
+      "Wait until a deploy meets a condition or is deleted (exit 1 on timeout or when the deploy "
+      "is Stalled, 2 on a usage error)");
   wait->add_option("object", wait_flags->target, "sd/NAME")->required();
-  wait->add_option("--for", wait_flags->condition, "condition=Ready (or another condition), or delete")
+  wait->add_option("--for", wait_flags->condition,
+                   "condition=Ready, condition=Progressing, condition=Stalled, "
+                   "condition=UpToDate, or delete")
       ->capture_default_str();
   wait->add_option("--timeout", wait_flags->timeout, "How long to wait, such as 30s or 10m")
       ->capture_default_str();
@@ -388,7 +473,7 @@ void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
   retry->add_option("--target", *retry_target, "Only this target");
   registry.Add(retry, [&global, retry_object, retry_target] {
     const std::string query = retry_target->empty() ? "" : "?target=" + UrlEncode(*retry_target);
-    return RunDeployAction(global, *retry_object, "retry", query, "retry budget reset");
+    return RunDeployAction(global, *retry_object, "retry", query, DescribeRetry);
   });
 
   CLI::App* rollout = app.add_subcommand("rollout", "Manage the rollout of a deploy");
@@ -398,7 +483,8 @@ void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
       "restart", "Restart every target in startup order, picking up template and Host changes");
   restart->add_option("object", *restart_object, "sd/NAME")->required();
   registry.Add(restart, [&global, restart_object] {
-    return RunDeployAction(global, *restart_object, "restart", "", "restarting");
+    return RunDeployAction(global, *restart_object, "restart", "",
+                           [](const nlohmann::json&) { return std::string("restarting"); });
   });
 }
 
