@@ -117,8 +117,9 @@ Status StalledError(const nlohmann::json& deploy, const std::string& ref) {
 int RunWait(const GlobalOptions& global, const WaitFlags& flags) {
   StatusOr<std::pair<KindInfo, std::string>> target = ResolveKindSlashName(flags.target);
   if (!target.ok()) return PrintUsageError(target.status());
-  if (target->second.empty())
-    return PrintUsageError(Status::InvalidArgument("wait needs KIND/NAME"));
+  if (target->second.empty()) {
+    return PrintUsageError(Status::InvalidArgument("wait needs KIND/NAME, such as sd/NAME"));
+  }
   StatusOr<int64_t> timeout_ms = ParseDurationMs(flags.timeout);
   if (!timeout_ms.ok()) return PrintUsageError(timeout_ms.status());
   StatusOr<std::string> condition = ParseWaitFor(flags.condition);
