@@ -592,6 +592,9 @@ Status DeployController::ActOnFailures(Pass& pass) {
   const auto& policy = spec.restart_policy;
   const bool group = policy.scope == api::kScopeGroup;
   for (const store::TargetRecord& target : pass.targets) {
+    // A target of an older generation is replaced, not retried, so its
+    // failure does not stall the new generation.
+    if (target.generation != pass.deploy.metadata.generation) continue;
     if (target.state == "TIMEOUT") {
       pass.stalled = true;
       pass.stalled_reason = "StartupTimeout";

@@ -57,16 +57,6 @@ void DeployController::Shutdown() {
   if (probes_) probes_->Stop();
 }
 
-void DeployController::RequestRestart(const std::string& key) {
-  std::function<void(const std::string&)> enqueue;
-  {
-    std::lock_guard lock(mu_);
-    restart_requests_.insert(key);
-    enqueue = enqueue_;
-  }
-  if (enqueue) enqueue(key);
-}
-
 void DeployController::SetEnqueue(std::function<void(const std::string&)> enqueue) {
   std::lock_guard lock(mu_);
   enqueue_ = std::move(enqueue);

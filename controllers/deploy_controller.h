@@ -90,10 +90,6 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   Status OnProbe(const dispatch::ReportContext& context,
                  const dispatch::ProbeReport& report) override;
 
-  // Asks for a rollout restart of deploy `key`: every target is stopped and
-  // started again in startup order with freshly rendered scripts.
-  void RequestRestart(const std::string& key);
-
   // Stops probing; call before the executor and store go away.
   void Shutdown();
 
@@ -113,7 +109,6 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   reconciler::Result ReconcileDeletion(Pass& pass);
   Status ActOnFailures(Pass& pass);
   Status ReplaceOutdated(Pass& pass);
-  Status RolloutRestart(Pass& pass);
   Status StartPending(Pass& pass);
   Status StopTarget(Pass& pass, const store::TargetRecord& target, const std::string& why);
   Status StopFailed(Pass& pass, const store::TargetRecord& target, const Status& error);
@@ -150,7 +145,6 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   std::function<void(const std::string&)> enqueue_;  // guarded by mu_
   std::map<std::string, std::string> key_by_uid_;    // guarded by mu_
   std::map<std::string, std::string> probe_keys_;    // probe key -> deploy key; guarded by mu_
-  std::set<std::string> restart_requests_;           // deploy keys; guarded by mu_
   // Restarts after "address already in use" per "namespace/name/target"
   // since the target was last ready; guarded by mu_.
   std::map<std::string, int> port_busy_retries_;

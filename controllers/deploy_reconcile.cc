@@ -128,6 +128,11 @@ Result DeployController::ReconcileDeploy(Pass& pass) {
   // New targets and a new generation: record the rendered scripts of targets
   // that run nothing, keep the scripts of running ones until they are replaced.
   if (pass.rendered && !deleting) {
+    // A generation that a rollout restart started replaces every running
+    // target, also one whose script is unchanged.
+    auto restart = deploy.metadata.annotations.find(store::kRestartGenerationAnnotation);
+    const bool restarting = restart != deploy.metadata.annotations.end() &&
+                            restart->second == std::to_string(deploy.metadata.generation);
     std::vector<store::TargetPlan> plans = PlansOf(*pass.rendered, deploy.metadata.generation);
     for (store::TargetPlan& plan : plans) {
       for (const store::TargetRecord& record : pass.targets) {
@@ -138,7 +143,8 @@ Result DeployController::ReconcileDeploy(Pass& pass) {
         // a later template or Host edit restarts nothing. A running target
         // of an older generation keeps its script until it is replaced.
         const bool same_generation = record.generation == deploy.metadata.generation;
-        if (same_generation || (running && record.command_hash != plan.command_hash)) {
+        const bool replaced = restarting || record.command_hash != plan.command_hash;
+        if (same_generation || (running && replaced)) {
           plan.host = record.host;
           plan.generation = record.generation;
           plan.command_hash = record.command_hash;
@@ -157,9 +163,25 @@ Result DeployController::ReconcileDeploy(Pass& pass) {
                            }
                            return true;
                          });
+    // A target that failed or timed out in an older generation starts again
+    // in the new one, with its own retry budget.
+    std::vector<const store::TargetRecord*> ended;
+    for (const store::TargetRecord& record : pass.targets) {
+      if (record.generation != deploy.metadata.generation &&
+          (record.state == "FAILED" || record.state == "TIMEOUT")) {
+        ended.push_back(&record);
+      }
+    }
     if (changed) {
       Status synced = runtime_.SyncTargets(uid, plans, "svcd");
       if (!synced.ok()) return synced;
+      for (const store::TargetRecord* record : ended) {
+        runtime_.UpdateTarget(
+            uid, record->name, record->lease_version,
+            {.state = "PENDING",
+             .message = "generation " + std::to_string(deploy.metadata.generation)},
+            "svcd");
+      }
       targets = runtime_.ListTargets(uid);
       if (!targets.ok()) return targets.status();
       pass.targets = std::move(*targets);
@@ -192,19 +214,6 @@ Result DeployController::ReconcileDeploy(Pass& pass) {
     return Result::RequeueAfter(options_.steady_recheck);
   }
 
-  bool restart = false;
-  {
-    std::lock_guard lock(mu_);
-    restart = restart_requests_.erase(pass.key) > 0;
-  }
-  if (restart) {
-    Status restarted = RolloutRestart(pass);
-    if (!restarted.ok()) {
-      std::lock_guard lock(mu_);
-      restart_requests_.insert(pass.key);
-      return restarted;
-    }
-  }
   Status acted = ActOnFailures(pass);
   if (!acted.ok()) return acted;
   if (!pass.stalled) {
@@ -220,35 +229,6 @@ Result DeployController::ReconcileDeploy(Pass& pass) {
   if (!written.ok()) return written;
   if (pass.wake_ms > 0) return Result::RequeueAfter(std::chrono::milliseconds(pass.wake_ms));
   return Result::RequeueAfter(options_.steady_recheck);
-}
-
-// Stops every target in startup order and records freshly rendered scripts,
-// picking up template and Host edits; StartPending then starts them again.
-Status DeployController::RolloutRestart(Pass& pass) {
-  if (!pass.rendered) return Status::FailedPrecondition(pass.render_error);
-  const std::string& uid = pass.deploy.metadata.uid;
-  for (const store::TargetRecord& target : pass.targets) {
-    if (pass.observed[target.name].dispatched || target.state == "READY" ||
-        target.state == "RUNNING" || target.state == "DISPATCHING") {
-      Status stopped = StopTarget(pass, target, "rollout restart");
-      if (!stopped.ok()) return stopped;
-    }
-  }
-  std::vector<store::TargetPlan> plans = PlansOf(*pass.rendered, pass.deploy.metadata.generation);
-  Status synced = runtime_.SyncTargets(uid, plans, "svcd");
-  if (!synced.ok()) return synced;
-  StatusOr<std::vector<store::TargetRecord>> rows = runtime_.ListTargets(uid);
-  if (!rows.ok()) return rows.status();
-  for (const auto& row : *rows) {
-    runtime_.UpdateTarget(uid, row.name, row.lease_version,
-                          {.state = "PENDING", .message = "rollout restart", .attempts = 0},
-                          "svcd");
-  }
-  Record(pass, "Normal", "RolloutRestart", "restarting every target with freshly rendered scripts");
-  rows = runtime_.ListTargets(uid);
-  if (!rows.ok()) return rows.status();
-  pass.targets = std::move(*rows);
-  return Observe(pass);
 }
 
 }  // namespace svcd::controllers

@@ -1,5 +1,7 @@
 #include "server/api_handlers.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -608,13 +610,31 @@ Status ApiHandlers::Register(Router& router) {
       AccessRule::kEditor);
   add(
       "POST", deploy_path + "/restart",
-      [&store = store_, restart = options_.on_restart](const Request&, const PathParams& ps) {
-        StatusOr<api::Object> deploy =
-            store.Get({api::kKindServiceDeploy, ps.at("ns"), ps.at("name")});
-        if (!deploy.ok()) return StatusResponse(deploy.status());
-        if (!restart) return StatusResponse(Status::Unavailable("no controller runs in this svcd"));
-        restart(ps.at("ns") + "/" + ps.at("name"));
-        return JsonResponse(202, {{"kind", "RestartResult"}, {"restarting", true}});
+      [&store = store_, hook = options_.on_change](const Request& r, const PathParams& ps) {
+        // A restart is a new generation with the same spec: it survives an
+        // svcd restart, and waiting for observedGeneration waits for it.
+        StatusOr<store::WriteResult> written = store.NewGeneration(
+            {api::kKindServiceDeploy, ps.at("ns"), ps.at("name")}, r.user, "rollout restart");
+        if (!written.ok()) return StatusResponse(written.status());
+        const api::ObjectMeta& meta = api::MetaOf(written->object);
+        const int64_t generation = meta.generation;
+        store::Event event;
+        event.object_uid = meta.uid;
+        event.object_kind = api::kKindServiceDeploy;
+        event.object_namespace = meta.namespace_;
+        event.object_name = meta.name;
+        event.type = "Normal";
+        event.reason = "RolloutRestart";
+        event.message = "restart requested by " + r.user + ": generation " +
+                        std::to_string(generation) +
+                        " replaces every target with freshly rendered scripts";
+        if (StatusOr<store::Event> added = store.AppendEvent(event); !added.ok()) {
+          spdlog::warn("deploy={}/{} recording the restart event failed: {}", meta.namespace_,
+                       meta.name, added.status().message());
+        }
+        if (hook) hook(api::kKindServiceDeploy, ps.at("ns"), ps.at("name"));
+        return JsonResponse(
+            202, {{"kind", "RestartResult"}, {"restarting", true}, {"generation", generation}});
       },
       AccessRule::kEditor);
   auto all_deploys =

@@ -42,10 +42,6 @@ struct ApiHandlersOptions {
   // namespace and name of each object written, so controllers can look.
   std::function<void(const std::string& kind, const std::string& ns, const std::string& name)>
       on_change;
-  // Called by POST .../servicedeploys/{name}/restart with "namespace/name":
-  // the controller restarts every target in startup order with freshly
-  // rendered scripts. Unset: the route returns 503.
-  std::function<void(const std::string& key)> on_restart;
 };
 
 class ApiHandlers {

@@ -56,8 +56,8 @@ void Authorize(const api::Object& object, const std::string& role, std::vector<C
   CheckEnvOwner(key, "spec.envs", deploy->spec.envs, denied);
   CheckEnvOwner(key, "spec.master.envs", deploy->spec.master.envs, denied);
   for (size_t i = 0; i < deploy->spec.workers.size(); ++i) {
-    CheckEnvOwner(key, "spec.workers[" + std::to_string(i) + "].envs",
-                  deploy->spec.workers[i].envs, denied);
+    CheckEnvOwner(key, "spec.workers[" + std::to_string(i) + "].envs", deploy->spec.workers[i].envs,
+                  denied);
   }
 }
 
@@ -70,7 +70,8 @@ Status CheckDeploy(store::Store& store, const api::ServiceDeploy& deploy, const 
   if (auto it = batch.templates.find(deploy.spec.template_ref); it != batch.templates.end()) {
     tmpl = *it->second;
   } else {
-    StatusOr<api::Object> found = store.Get({api::kKindServiceTemplate, "", deploy.spec.template_ref});
+    StatusOr<api::Object> found =
+        store.Get({api::kKindServiceTemplate, "", deploy.spec.template_ref});
     if (found.ok()) {
       tmpl = std::get<api::ServiceTemplate>(*found);
     } else if (found.status().code() != Code::kNotFound) {
@@ -125,7 +126,7 @@ Status CheckDeploy(store::Store& store, const api::ServiceDeploy& deploy, const 
 bool SameUserFields(const api::Object& live, const api::Object& desired) {
   const api::ObjectMeta& a = api::MetaOf(live);
   const api::ObjectMeta& b = api::MetaOf(desired);
-  return a.labels == b.labels && a.annotations == b.annotations &&
+  return a.labels == b.labels && a.annotations == store::AppliedAnnotations(a, b) &&
          api::SpecEquivalent(live, desired);
 }
 
@@ -152,7 +153,7 @@ ApplyItem PreviewWrite(const api::Object& desired, const std::optional<api::Obje
         using T = std::decay_t<decltype(out)>;
         out.spec = std::get<T>(desired).spec;
         out.metadata.labels = meta.labels;
-        out.metadata.annotations = meta.annotations;
+        out.metadata.annotations = store::AppliedAnnotations(api::MetaOf(*live), meta);
         if (!api::SpecEquivalent(*live, desired)) out.metadata.generation += 1;
       },
       merged);
@@ -210,7 +211,8 @@ StatusOr<std::vector<ApplyItem>> ApplyService::Apply(const ApplyRequest& request
   }
   if (request.prune && objects.empty()) {
     invalid.push_back({"applyset", "an apply with no objects would prune the whole set " +
-                                       request.apply_set + "; refusing (delete objects explicitly)"});
+                                       request.apply_set +
+                                       "; refusing (delete objects explicitly)"});
   }
 
   // References, rendering and the live objects.
@@ -232,7 +234,8 @@ StatusOr<std::vector<ApplyItem>> ApplyService::Apply(const ApplyRequest& request
     const std::string& rv = api::MetaOf(objects[i]).resource_version;
     if (live[i] && !api::MetaOf(*live[i]).deletion_timestamp.empty()) {
       conflict_code = Code::kFailedPrecondition;
-      conflicts.push_back(ObjectCause(key, "", "is being deleted; wait until it is gone, then apply"));
+      conflicts.push_back(
+          ObjectCause(key, "", "is being deleted; wait until it is gone, then apply"));
     } else if (request.op == store::Write::Op::kCreate && live[i]) {
       conflict_code = Code::kAlreadyExists;
       conflicts.push_back(ObjectCause(key, "", "already exists; use apply or replace it with PUT"));
@@ -335,8 +338,9 @@ StatusOr<ApplyItem> ApplyService::Delete(const store::ObjectKey& key, const std:
   if (!live.ok()) return live.status();
   std::vector<Cause> denied;
   Authorize(*live, role, denied);
-  if (!denied.empty()) return Status::PermissionDenied("user " + user + " may not delete " +
-                                                       key.ToString(), std::move(denied));
+  if (!denied.empty())
+    return Status::PermissionDenied("user " + user + " may not delete " + key.ToString(),
+                                    std::move(denied));
   if (key.kind != api::kKindServiceDeploy) {
     auto users = key.kind == api::kKindHost ? store_.DeploysUsingHost(key.name)
                                             : store_.DeploysUsingTemplate(key.name);
@@ -347,8 +351,8 @@ StatusOr<ApplyItem> ApplyService::Delete(const store::ObjectKey& key, const std:
     }
   }
   if (dry_run) {
-    const bool waits = key.kind == api::kKindServiceDeploy && !force &&
-                       !api::MetaOf(*live).finalizers.empty();
+    const bool waits =
+        key.kind == api::kKindServiceDeploy && !force && !api::MetaOf(*live).finalizers.empty();
     return ApplyItem{key.kind, key.namespace_, key.name, waits ? "deleting" : "deleted", *live};
   }
   StatusOr<store::WriteResult> deleted = store_.Delete(key, user);

@@ -99,6 +99,14 @@ ObjectKey KeyOf(const api::Object& object) {
   return {api::KindOf(object), meta.namespace_, meta.name};
 }
 
+std::map<std::string, std::string> AppliedAnnotations(const api::ObjectMeta& live,
+                                                      const api::ObjectMeta& incoming) {
+  std::map<std::string, std::string> annotations = incoming.annotations;
+  auto marker = live.annotations.find(kRestartGenerationAnnotation);
+  if (marker != live.annotations.end()) annotations.insert(*marker);
+  return annotations;
+}
+
 const char* OutcomeName(Outcome outcome) {
   switch (outcome) {
     case Outcome::kCreated:
@@ -368,15 +376,15 @@ StatusOr<WriteResult> SqlStore::UpdateRow(soci::session& session, const StoredRo
                            "; read the object again and reapply your change");
   }
 
+  std::map<std::string, std::string> annotations = AppliedAnnotations(old_meta, new_meta);
   bool spec_changed = !api::SpecEquivalent(current.object, incoming);
-  bool meta_changed =
-      old_meta.labels != new_meta.labels || old_meta.annotations != new_meta.annotations;
+  bool meta_changed = old_meta.labels != new_meta.labels || old_meta.annotations != annotations;
   if (!spec_changed && !meta_changed) return WriteResult{Outcome::kUnchanged, current.object};
 
   api::Object updated = current.object;
   api::ObjectMeta& meta = api::MetaOf(updated);
   meta.labels = new_meta.labels;
-  meta.annotations = new_meta.annotations;
+  meta.annotations = std::move(annotations);
   if (spec_changed) {
     CopySpec(updated, incoming);
     meta.generation += 1;
@@ -551,6 +559,38 @@ StatusOr<WriteResult> SqlStore::RemoveFinalizer(const ObjectKey& key, const std:
                               &updated, "removed finalizer " + finalizer);
         if (!written.ok()) return written;
         result = {finished ? Outcome::kDeleted : Outcome::kConfigured, std::move(updated)};
+        return Status::Ok();
+      });
+  if (!status.ok()) return status;
+  return result;
+}
+
+StatusOr<WriteResult> SqlStore::NewGeneration(const ObjectKey& key, const std::string& user,
+                                              const std::string& reason) {
+  StatusOr<const KindTable*> table = TableOf(key.kind);
+  if (!table.ok()) return table.status();
+  WriteResult result;
+  Status status = database_->RunInTransaction(
+      "starting a new generation of " + key.ToString(), [&](soci::session& session) {
+        StatusOr<std::optional<StoredRow>> current = LoadLive(session, **table, key, true);
+        if (!current.ok()) return current.status();
+        if (!current->has_value()) return Status::NotFound(key.ToString() + " not found");
+        const StoredRow& row = **current;
+        if (!api::MetaOf(row.object).deletion_timestamp.empty()) {
+          return Status::FailedPrecondition(key.ToString() +
+                                            " is being deleted; it cannot be restarted");
+        }
+        api::Object updated = row.object;
+        api::ObjectMeta& meta = api::MetaOf(updated);
+        meta.generation += 1;
+        meta.annotations[kRestartGenerationAnnotation] = std::to_string(meta.generation);
+        const long long version = row.resource_version + 1;
+        meta.resource_version = std::to_string(version);
+        Status written = RewriteRow(session, row, updated, version, user, false);
+        if (!written.ok()) return written;
+        written = InsertAudit(session, **table, "UPDATE", user, &row.object, &updated, reason);
+        if (!written.ok()) return written;
+        result = {Outcome::kConfigured, std::move(updated)};
         return Status::Ok();
       });
   if (!status.ok()) return status;

@@ -35,6 +35,8 @@ class SqlStore : public Store {
   StatusOr<std::vector<WriteResult>> WriteBatch(const std::vector<Write>& writes,
                                                 const BatchOptions& options) override;
   StatusOr<api::Object> UpdateStatus(const api::Object& object) override;
+  StatusOr<WriteResult> NewGeneration(const ObjectKey& key, const std::string& user,
+                                      const std::string& reason) override;
   StatusOr<WriteResult> RemoveFinalizer(const ObjectKey& key, const std::string& finalizer,
                                         const std::string& user) override;
   StatusOr<std::vector<ObjectKey>> DeploysUsingHost(const std::string& name) override;

@@ -47,6 +47,13 @@ struct ObjectKey {
 // Returns the key of `object`.
 ObjectKey KeyOf(const api::Object& object);
 
+// Returns the annotations an apply of `incoming` stores over `live`: those
+// of `incoming`, plus the restart marker (kRestartGenerationAnnotation) of
+// `live` when `incoming` leaves it out, so that a re-apply of the same
+// manifest after a rollout restart changes nothing.
+std::map<std::string, std::string> AppliedAnnotations(const api::ObjectMeta& live,
+                                                      const api::ObjectMeta& incoming);
+
 struct ListOptions {
   std::string kind;
   std::string namespace_;  // ServiceDeploy only; empty lists every namespace
@@ -129,6 +136,10 @@ struct StoreOptions {
   DatabaseOptions database;
 };
 
+// The annotation that marks a generation started by NewGeneration: its
+// value is that generation, in decimal.
+inline constexpr char kRestartGenerationAnnotation[] = "svcd.io/restartGeneration";
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -176,6 +187,16 @@ class Store {
   // marked deleted (Outcome kDeleted). NotFound when the object is gone.
   virtual StatusOr<WriteResult> RemoveFinalizer(const ObjectKey& key, const std::string& finalizer,
                                                 const std::string& user) = 0;
+
+  // Starts a new generation of a live object whose spec is unchanged, for
+  // a rollout restart. Generation and resourceVersion go up by one, the
+  // annotation kRestartGenerationAnnotation is set to the new generation,
+  // and an audit row (operator `user`) records `reason`. The controller
+  // replaces every target of an older generation, and clients that wait
+  // for status.observedGeneration wait for the restart. NotFound when the
+  // object is gone; FailedPrecondition while it is being deleted.
+  virtual StatusOr<WriteResult> NewGeneration(const ObjectKey& key, const std::string& user,
+                                              const std::string& reason) = 0;
 
   // Return the live deploys that run a node on host `name` (master or a
   // worker), or whose spec.templateRef is `name`, ordered by namespace and name.

@@ -260,11 +260,9 @@ int Serve(Flags flags) {
     for (const auto& user : *users) loop->Enqueue(user.namespace_ + "/" + user.name);
   };
   svcd::server::Router router;
-  svcd::server::ApiHandlers handlers(
-      **store, {.max_script_bytes = flags.max_script_bytes,
-                .make_suffix = RandomSuffix,
-                .on_change = on_change,
-                .on_restart = [&deploys](const std::string& key) { deploys.RequestRestart(key); }});
+  svcd::server::ApiHandlers handlers(**store, {.max_script_bytes = flags.max_script_bytes,
+                                               .make_suffix = RandomSuffix,
+                                               .on_change = on_change});
   if (svcd::Status registered = handlers.Register(router); !registered.ok())
     return Fail(registered);
   if (svcd::Status added = svcd::server::RegisterArchiveRoutes(router, **store, archiver);

@@ -115,6 +115,14 @@ TEST_P(DeployEditTest, TemplateEditWaitsForRolloutRestart) {
 
   const CommandResult restarted = Ctl({"rollout", "restart", "sd/quickstart"});
   ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+  // The restart is a new generation, so a wait right after it waits for
+  // the restarted targets instead of returning on the old Ready.
+  const CommandResult waited =
+      Ctl({"wait", "--for=condition=Ready", "sd/quickstart", "--timeout", "60s"});
+  ASSERT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  deploy = GetDeploy("quickstart");
+  for (const auto& [name, pid] : PidsOf(deploy)) EXPECT_NE(pid, pids.at(name)) << name;
+  EXPECT_EQ(deploy["metadata"].value("generation", 0), 2);
   ASSERT_TRUE(WaitForDeploy(
       "quickstart",
       [&](const nlohmann::json& d) {
@@ -130,6 +138,34 @@ TEST_P(DeployEditTest, TemplateEditWaitsForRolloutRestart) {
   TrackTargets(deploy);
   for (const auto& [name, pid] : pids) EXPECT_FALSE(ProcessAlive(pid)) << name;
   EXPECT_THAT(CommandLine(PidOf(Targets(deploy), "master")), HasSubstr("--load-delay 0.4"));
+}
+
+// A deploy that spent its retry budget comes back with a rollout restart
+// once the cause is gone: the new generation starts with a fresh budget.
+TEST_P(DeployEditTest, RolloutRestartRecoversAFailedDeploy) {
+  const std::filesystem::path flag = temp_dir() / "ready-to-run";
+  DeployKnobs knobs;
+  knobs.max_retries = 0;
+  knobs.prefix_before = "test -f " + flag.string() + " || exit 3; ";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const nlohmann::json failed = WaitPhase("quickstart", "Failed", std::chrono::seconds(30));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(Condition(failed, "Stalled"), "True");
+
+  std::ofstream(flag).put('1');
+  const CommandResult restarted = Ctl({"rollout", "restart", "sd/quickstart"});
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+  const CommandResult waited =
+      Ctl({"wait", "--for=condition=Ready", "sd/quickstart", "--timeout", "60s"});
+  ASSERT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  const nlohmann::json ready = GetDeploy("quickstart");
+  TrackTargets(ready);
+  EXPECT_EQ(ready["status"].value("phase", ""), "Ready");
+  bool event_seen = false;
+  for (const auto& [reason, message] : Events("quickstart")) {
+    event_seen = event_seen || reason == "RolloutRestart";
+  }
+  EXPECT_TRUE(event_seen);
 }
 
 TEST_P(DeployEditTest, DeleteStopsEveryProcessThenTheObject) {

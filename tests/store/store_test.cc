@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "api/codec.h"
+#include "api/defaults.h"
 #include "tests/sql/scratch_database.h"
 
 namespace svcd::store {
@@ -302,6 +303,35 @@ TEST_P(StoreTest, DeleteHostAtOnce) {
                       api::MetaOf(created).uid + "'"),
             1);
   EXPECT_EQ(store_->Delete({api::kKindHost, "", "gpu-01"}, kUser).status().code(), Code::kNotFound);
+}
+
+TEST_P(StoreTest, NewGenerationKeepsSpecAndMarksRestart) {
+  api::Object created = MustCreate(MakeDeploy("eval", "qwen"));
+  const ObjectKey key = KeyOf(created);
+
+  StatusOr<WriteResult> restarted = store_->NewGeneration(key, "bob", "rollout restart");
+
+  ASSERT_TRUE(restarted.ok()) << restarted.status().ToString();
+  EXPECT_EQ(restarted->outcome, Outcome::kConfigured);
+  StatusOr<api::Object> got = store_->Get(key);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(api::MetaOf(*got).generation, 2);
+  EXPECT_NE(api::MetaOf(*got).resource_version, api::MetaOf(created).resource_version);
+  EXPECT_EQ(api::MetaOf(*got).annotations.at(kRestartGenerationAnnotation), "2");
+  EXPECT_TRUE(api::SpecEquivalent(*got, created));
+  EXPECT_EQ(QueryText("SELECT remark FROM op_audit_log WHERE operator_user_id = 'bob'"),
+            "rollout restart");
+  // Applying the manifest again, which has no marker, keeps it.
+  BatchOptions options;
+  options.user = kUser;
+  StatusOr<std::vector<WriteResult>> reapplied =
+      store_->WriteBatch({{Write::Op::kApply, MakeDeploy("eval", "qwen")}}, options);
+  ASSERT_TRUE(reapplied.ok()) << reapplied.status().ToString();
+  EXPECT_EQ((*reapplied)[0].outcome, Outcome::kUnchanged);
+
+  ASSERT_TRUE(store_->Delete(key, kUser).ok());
+  StatusOr<WriteResult> gone = store_->NewGeneration(key, "bob", "rollout restart");
+  EXPECT_EQ(gone.status().code(), Code::kNotFound);
 }
 
 TEST_P(StoreTest, DeployWithFinalizerWaitsForIt) {
