@@ -76,6 +76,44 @@ std::optional<api::Probe> DeployController::ProbeOf(const Pass& pass,
   return std::nullopt;
 }
 
+namespace {
+
+// Returns VALUE of the line `export NAME='VALUE'` in a rendered script, or
+// "" when there is none. Used for addresses, which contain no quote.
+std::string ExportedValue(const std::string& script, const std::string& name) {
+  const std::string prefix = "\nexport " + name + "='";
+  size_t at = script.find(prefix);
+  if (at == std::string::npos) return "";
+  at += prefix.size();
+  const size_t end = script.find('\'', at);
+  return end == std::string::npos ? "" : script.substr(at, end - at);
+}
+
+}  // namespace
+
+std::string DeployController::ChangeReason(const Pass& pass,
+                                           const store::TargetRecord& target) const {
+  // Rendering again with the Host addresses that the recorded script has
+  // gives the recorded hash exactly when only an address changed.
+  const std::string master = ExportedValue(target.cmd_rendered, "SVCD_MASTER_ADDR");
+  const std::string node = ExportedValue(target.cmd_rendered, "SVCD_NODE_ADDR");
+  if (master.empty() || node.empty() || !pass.tmpl) return "TemplateChanged";
+  std::map<std::string, api::Host> hosts = pass.hosts;
+  auto master_host = hosts.find(pass.deploy.spec.master.host);
+  if (master_host != hosts.end()) master_host->second.spec.address = master;
+  auto node_host = hosts.find(target.host);
+  if (node_host != hosts.end()) node_host->second.spec.address = node;
+  StatusOr<render::RenderedDeploy> rendered = render::RenderDeploy(
+      pass.deploy, *pass.tmpl, hosts, {.max_script_bytes = options_.max_script_bytes});
+  if (!rendered.ok()) return "TemplateChanged";
+  const render::NodeScript* script = target.name == "master" ? &rendered->master : nullptr;
+  for (const auto& worker : rendered->workers) {
+    if (worker.name == target.name) script = &worker;
+  }
+  const bool same = script != nullptr && script->hash == target.command_hash;
+  return same ? "HostChanged" : "TemplateChanged";
+}
+
 bool DeployController::ExecProbeChanged(const Pass& pass, const store::TargetRecord& target) {
   auto observed = pass.observed.find(target.name);
   if (observed == pass.observed.end() || !observed->second.dispatched) return false;
@@ -112,6 +150,7 @@ Status DeployController::Observe(Pass& pass) {
       StatusOr<store::DispatchRecord> d = runtime_.GetDispatch(target.latest_dispatch_id);
       if (!d.ok()) return d.status();
       o.dispatch_id = d->dispatch_id;
+      o.powerjob_instance_id = d->powerjob_instance_id;
       o.attempt = d->attempt;
       o.submit_ms = d->submit_ms;
       o.started = d->pid.has_value();
@@ -253,7 +292,7 @@ Status DeployController::Refresh(Pass& pass) {
       if (node != nullptr && target.generation == pass.deploy.metadata.generation &&
           node->hash != target.command_hash) {
         pass.up_to_date = false;
-        pass.up_to_date_reason = "TemplateOrHostChanged";
+        pass.up_to_date_reason = ChangeReason(pass, target);
       }
       if (pass.up_to_date && ExecProbeChanged(pass, target)) {
         pass.up_to_date = false;

@@ -120,6 +120,9 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   bool WasReadyBefore(const Pass& pass, const store::TargetRecord& target, const Observed& o);
   Status RetryBusyPort(Pass& pass, const store::TargetRecord& target, bool& handled);
   std::optional<api::Probe> ProbeOf(const Pass& pass, const std::string& role) const;
+  // Returns why the target's recorded script differs from a fresh render:
+  // "HostChanged" when only a Host address moved, else "TemplateChanged".
+  std::string ChangeReason(const Pass& pass, const store::TargetRecord& target) const;
   // Whether the target's launcher runs an exec probe other than the spec's.
   bool ExecProbeChanged(const Pass& pass, const store::TargetRecord& target);
   void Record(Pass& pass, const std::string& type, const std::string& reason,

@@ -41,8 +41,12 @@ std::string UpToDateMessage(const StatusInputs& in) {
     return "the template's exec probe changed after the launchers that run it started; run "
            "svcctl rollout restart to pick it up";
   }
-  return "a template or Host changed after this generation was rendered; run svcctl rollout "
-         "restart to pick it up";
+  if (in.up_to_date_reason == "HostChanged") {
+    return "a Host's address changed after this generation was rendered; run svcctl rollout "
+           "restart to pick it up";
+  }
+  return "the template changed after this generation was rendered; run svcctl rollout restart "
+         "to pick it up";
 }
 
 std::vector<api::Condition> ConditionsOf(const StatusInputs& in, const std::string& phase) {
@@ -111,6 +115,7 @@ api::ServiceDeployStatus BuildStatus(const StatusInputs& in) {
     if (it != in.observed->end()) {
       if (it->second.alive) out.pid = it->second.pid;
       out.exit_code = it->second.exit_code;
+      out.powerjob_instance_id = it->second.powerjob_instance_id;
     }
     auto retry = in.next_retry_ms->find(target.name);
     if (retry != in.next_retry_ms->end()) out.next_retry_time = FormatRfc3339(retry->second);

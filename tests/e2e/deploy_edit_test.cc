@@ -112,6 +112,7 @@ TEST_P(DeployEditTest, TemplateEditWaitsForRolloutRestart) {
   EXPECT_EQ(PidsOf(deploy), pids);
   EXPECT_EQ(deploy["status"].value("phase", ""), "Ready");
   EXPECT_EQ(Condition(deploy, "UpToDate"), "False");
+  EXPECT_EQ(ConditionReason(deploy, "UpToDate"), "TemplateChanged");
 
   const CommandResult restarted = Ctl({"rollout", "restart", "sd/quickstart"});
   ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
@@ -138,6 +139,27 @@ TEST_P(DeployEditTest, TemplateEditWaitsForRolloutRestart) {
   TrackTargets(deploy);
   for (const auto& [name, pid] : pids) EXPECT_FALSE(ProcessAlive(pid)) << name;
   EXPECT_THAT(CommandLine(PidOf(Targets(deploy), "master")), HasSubstr("--load-delay 0.4"));
+}
+
+// A Host whose address changes marks the deploy not up to date, naming the
+// Host as the cause, and restarts nothing.
+TEST_P(DeployEditTest, HostAddressEditShowsHostChanged) {
+  DeployKnobs knobs;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const std::map<std::string, int64_t> pids = PidsOf(WaitReady("quickstart"));
+  ASSERT_THAT(pids, SizeIs(3));
+
+  ApplyWithSvcctl(
+      "apiVersion: svcd.io/v1alpha1\nkind: Host\nmetadata:\n  name: local\nspec:\n"
+      "  address: 127.0.0.2\n  executor: local\n",
+      "quickstart");
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart", [](const nlohmann::json& d) { return Condition(d, "UpToDate") == "False"; },
+      std::chrono::seconds(15), &deploy))
+      << deploy.dump(2);
+  EXPECT_EQ(ConditionReason(deploy, "UpToDate"), "HostChanged");
+  EXPECT_EQ(PidsOf(deploy), pids);
 }
 
 // A deploy that spent its retry budget comes back with a rollout restart

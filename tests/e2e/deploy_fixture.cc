@@ -295,12 +295,25 @@ TargetMap DeployE2eTest::Targets(const nlohmann::json& deploy) {
   return targets;
 }
 
-std::string DeployE2eTest::Condition(const nlohmann::json& deploy, const std::string& type) {
+namespace {
+
+std::string ConditionField(const nlohmann::json& deploy, const std::string& type,
+                           const char* field) {
   if (!deploy.is_object() || !deploy.contains("status")) return "";
   for (const auto& condition : deploy["status"].value("conditions", nlohmann::json::array())) {
-    if (condition.value("type", "") == type) return condition.value("status", "");
+    if (condition.value("type", "") == type) return condition.value(field, "");
   }
   return "";
+}
+
+}  // namespace
+
+std::string DeployE2eTest::Condition(const nlohmann::json& deploy, const std::string& type) {
+  return ConditionField(deploy, type, "status");
+}
+
+std::string DeployE2eTest::ConditionReason(const nlohmann::json& deploy, const std::string& type) {
+  return ConditionField(deploy, type, "reason");
 }
 
 bool DeployE2eTest::WaitForDeploy(const std::string& name,

@@ -65,6 +65,8 @@ class DeployE2eTest : public E2eTest {
   static TargetMap Targets(const nlohmann::json& deploy);
   // Returns the status of condition `type` ("True", "False"), or "".
   static std::string Condition(const nlohmann::json& deploy, const std::string& type);
+  // Returns the reason of condition `type`, or "".
+  static std::string ConditionReason(const nlohmann::json& deploy, const std::string& type);
 
  protected:
   void SetUp() override;

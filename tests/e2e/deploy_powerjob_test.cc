@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <set>
 #include <thread>
 
 #include "tests/e2e/deploy_fixture.h"
@@ -69,6 +70,15 @@ class DeployPowerJobTest : public DeployE2eTest {
     ASSERT_THAT(ready, SizeIs(3));
     TrackTargets(GetDeploy("quickstart"));
     EXPECT_EQ(standin_->Count("runJob"), 3) << standin_->Calls().dump(2);
+    // Each target shows the PowerJob instance of its attempt, an int64 id
+    // that the stand-in draws above 2^53.
+    std::set<int64_t> instances;
+    for (const auto& [name, target] : ready) {
+      ASSERT_TRUE(target.contains("powerjobInstanceId")) << name << ": " << target.dump();
+      instances.insert(target["powerjobInstanceId"].get<int64_t>());
+    }
+    EXPECT_THAT(instances, SizeIs(3));
+    EXPECT_GT(*instances.begin(), int64_t{1} << 53);
     EXPECT_TRUE(TcpConnects(master_port_));
     const HttpReply completion =
         SendRequest("POST", "http://127.0.0.1:" + std::to_string(master_port_) + "/v1/completions",
