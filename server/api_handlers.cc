@@ -273,7 +273,45 @@ std::string FormatTimeMs(int64_t ms) {
   return text;
 }
 
-// GET .../events?uid=UID, or ?name=NAME for a deploy of the path's namespace.
+StatusOr<int64_t> IntParam(const Request& request, const char* name, int64_t fallback);
+
+// Returns the JSON of one event.
+nlohmann::json EventJson(const store::Event& event) {
+  return {{"type", event.type},
+          {"reason", event.reason},
+          {"message", event.message},
+          {"time", FormatTimeMs(event.time_ms)},
+          {"object",
+           {{"kind", event.object_kind},
+            {"namespace", event.object_namespace},
+            {"name", event.object_name},
+            {"uid", event.object_uid}}}};
+}
+
+Response EventListResponse(nlohmann::json items) {
+  return JsonResponse(
+      200, {{"apiVersion", api::kGroupVersion}, {"kind", "EventList"}, {"items", items}});
+}
+
+// GET .../events without uid or name: the newest ?limit=N (1..10000,
+// default 500) events of the path's namespace, or of every namespace.
+Response HandleRecentEvents(store::Store& store, const Request& request, const PathParams& params) {
+  StatusOr<int64_t> limit = IntParam(request, "limit", 500);
+  if (!limit.ok()) return BadRequestResponse(limit.status().message());
+  if (*limit < 1 || *limit > 10000) {
+    return BadRequestResponse("limit " + std::to_string(*limit) + " is outside 1..10000");
+  }
+  auto ns = params.find("ns");
+  StatusOr<std::vector<store::Event>> events =
+      store.ListRecentEvents(ns == params.end() ? "" : ns->second, static_cast<int>(*limit));
+  if (!events.ok()) return StatusResponse(events.status());
+  nlohmann::json items = nlohmann::json::array();
+  for (const store::Event& event : *events) items.push_back(EventJson(event));
+  return EventListResponse(std::move(items));
+}
+
+// GET .../events?uid=UID, or ?name=NAME for a deploy of the path's
+// namespace; without either, HandleRecentEvents.
 Response HandleEvents(store::Store& store, const Request& request, const PathParams& params) {
   std::string uid;
   if (auto it = request.query.find("uid"); it != request.query.end()) uid = it->second;
@@ -287,8 +325,9 @@ Response HandleEvents(store::Store& store, const Request& request, const PathPar
   if (uid.empty()) {
     auto name = request.query.find("name");
     auto ns = params.find("ns");
-    if (name == request.query.end() || ns == params.end()) {
-      return BadRequestResponse("give ?uid=UID, or ?name=NAME under /namespaces/NS/events");
+    if (name == request.query.end()) return HandleRecentEvents(store, request, params);
+    if (ns == params.end()) {
+      return BadRequestResponse("?name=NAME needs a namespace: use /namespaces/NS/events");
     }
     if (!IsObjectNameSegment(name->second)) {
       return BadRequestResponse("invalid name " + api::QuoteForMessage(name->second) +
@@ -306,18 +345,9 @@ Response HandleEvents(store::Store& store, const Request& request, const PathPar
     if (auto ns = params.find("ns"); ns != params.end() && event.object_namespace != ns->second) {
       continue;
     }
-    items.push_back({{"type", event.type},
-                     {"reason", event.reason},
-                     {"message", event.message},
-                     {"time", FormatTimeMs(event.time_ms)},
-                     {"object",
-                      {{"kind", event.object_kind},
-                       {"namespace", event.object_namespace},
-                       {"name", event.object_name},
-                       {"uid", event.object_uid}}}});
+    items.push_back(EventJson(event));
   }
-  return JsonResponse(
-      200, {{"apiVersion", api::kGroupVersion}, {"kind", "EventList"}, {"items", items}});
+  return EventListResponse(std::move(items));
 }
 
 // POST /api/v1/deploys: the legacy request shape, applied as a ServiceDeploy.
@@ -428,6 +458,51 @@ StatusOr<int64_t> SinceMsOf(const Request& request) {
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
   return std::max<int64_t>(0, now_ms - std::stoll(text) * 1000);
+}
+
+// GET .../servicedeploys/{name}/probes: the newest probe results, oldest
+// first, of every target or of ?target=NAME; ?limit=N (1..1000, default 50).
+Response HandleProbes(store::Store& store, const Request& request, const PathParams& params) {
+  StatusOr<api::Object> deploy =
+      store.Get({api::kKindServiceDeploy, params.at("ns"), params.at("name")});
+  if (!deploy.ok()) {
+    return StatusResponse(deploy.status(), SubjectOf(api::kKindServiceDeploy, params));
+  }
+  const std::string uid = api::MetaOf(*deploy).uid;
+  StatusOr<int64_t> limit = IntParam(request, "limit", 50);
+  if (!limit.ok()) return BadRequestResponse(limit.status().message());
+  if (*limit < 1 || *limit > 1000) {
+    return BadRequestResponse("limit " + std::to_string(*limit) + " is outside 1..1000");
+  }
+  std::string target;
+  if (auto it = request.query.find("target"); it != request.query.end()) target = it->second;
+  StatusOr<std::vector<store::TargetRecord>> targets = store.runtime().ListTargets(uid);
+  if (!targets.ok()) return StatusResponse(targets.status());
+  std::vector<std::string> names;
+  for (const auto& record : *targets) names.push_back(record.name);
+  if (!target.empty() && std::find(names.begin(), names.end(), target) == names.end()) {
+    return StatusResponse(UnknownTarget(params.at("name"), target, names),
+                          SubjectOf(api::kKindServiceDeploy, params));
+  }
+  // Filtering by target happens here, so read enough for every target.
+  const int read = static_cast<int>(std::min<int64_t>(*limit * (target.empty() ? 1 : 16), 10000));
+  StatusOr<std::vector<store::ProbeEventRecord>> recent =
+      store.runtime().RecentProbeEvents(uid, read);
+  if (!recent.ok()) return StatusResponse(recent.status());
+  nlohmann::json items = nlohmann::json::array();
+  for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
+    if (!target.empty() && it->target != target) continue;
+    items.push_back({{"target", it->target},
+                     {"passed", it->passed},
+                     {"latencyMs", it->latency_ms},
+                     {"message", it->message},
+                     {"time", FormatTimeMs(it->time_ms)}});
+  }
+  if (items.size() > static_cast<size_t>(*limit)) {
+    items.erase(items.begin(), items.end() - *limit);
+  }
+  return JsonResponse(
+      200, {{"apiVersion", api::kGroupVersion}, {"kind", "ProbeResultList"}, {"items", items}});
 }
 
 // GET .../servicedeploys/{name}/log: lines with seq > afterSeq.
@@ -601,6 +676,12 @@ Status ApiHandlers::Register(Router& router) {
   add(
       "GET", deploy_path + "/log",
       [&store = store_](const Request& r, const PathParams& ps) { return HandleLog(store, r, ps); },
+      AccessRule::kViewer);
+  add(
+      "GET", deploy_path + "/probes",
+      [&store = store_](const Request& r, const PathParams& ps) {
+        return HandleProbes(store, r, ps);
+      },
       AccessRule::kViewer);
   add(
       "POST", deploy_path + "/retry",

@@ -48,6 +48,7 @@ class SqlStore : public Store {
   Status ReleaseLease(const std::string& holder) override;
   StatusOr<Event> AppendEvent(const Event& event) override;
   StatusOr<std::vector<Event>> ListEvents(const std::string& uid) override;
+  StatusOr<std::vector<Event>> ListRecentEvents(const std::string& namespace_, int limit) override;
   Status Ping() override;
   RuntimeStore& runtime() override;
 

@@ -3,6 +3,8 @@
 
 #include <soci/soci.h>
 
+#include <algorithm>
+
 #include "api/codec.h"
 #include "store/sql_store.h"
 
@@ -175,29 +177,70 @@ StatusOr<Event> SqlStore::AppendEvent(const Event& event) {
   return stored;
 }
 
+namespace {
+
+// Reads the events that `query` selects: the columns of kEventColumns, with
+// one placeholder bound to `bound`, or none when `bound` is empty.
+Status ReadEvents(soci::session& session, const std::string& query, const std::string& bound,
+                  std::vector<Event>& events) {
+  events.clear();
+  Event event;
+  long long id = 0, time = 0;
+  std::string value = bound;
+  soci::statement statement(session);
+  statement.exchange(soci::into(id));
+  statement.exchange(soci::into(event.object_uid));
+  statement.exchange(soci::into(event.object_kind));
+  statement.exchange(soci::into(event.object_namespace));
+  statement.exchange(soci::into(event.object_name));
+  statement.exchange(soci::into(event.type));
+  statement.exchange(soci::into(event.reason));
+  statement.exchange(soci::into(event.message));
+  statement.exchange(soci::into(time));
+  if (!value.empty()) statement.exchange(soci::use(value));
+  statement.alloc();
+  statement.prepare(query);
+  statement.define_and_bind();
+  statement.execute();
+  while (statement.fetch()) {
+    event.id = id;
+    event.time_ms = time;
+    events.push_back(event);
+  }
+  return Status::Ok();
+}
+
+constexpr char kEventColumns[] =
+    "SELECT event_id, object_uid, object_kind, object_namespace, object_name, type, reason, "
+    "message, event_time FROM svc_event ";
+
+}  // namespace
+
 StatusOr<std::vector<Event>> SqlStore::ListEvents(const std::string& uid) {
   std::vector<Event> events;
   Status status = database_->Run("reading events", [&](soci::session& session) {
-    events.clear();
-    Event event;
-    long long id = 0, time = 0;
-    std::string bound = uid;
-    soci::statement statement =
-        (session.prepare << "SELECT event_id, object_uid, object_kind, object_namespace, "
-                            "object_name, type, reason, message, event_time FROM svc_event "
-                            "WHERE object_uid = :u ORDER BY event_id",
-         soci::into(id), soci::into(event.object_uid), soci::into(event.object_kind),
-         soci::into(event.object_namespace), soci::into(event.object_name), soci::into(event.type),
-         soci::into(event.reason), soci::into(event.message), soci::into(time), soci::use(bound));
-    statement.execute();
-    while (statement.fetch()) {
-      event.id = id;
-      event.time_ms = time;
-      events.push_back(event);
-    }
-    return Status::Ok();
+    return ReadEvents(session,
+                      std::string(kEventColumns) + "WHERE object_uid = :u ORDER BY event_id", uid,
+                      events);
   });
   if (!status.ok()) return status;
+  return events;
+}
+
+StatusOr<std::vector<Event>> SqlStore::ListRecentEvents(const std::string& namespace_, int limit) {
+  if (limit < 1 || limit > 10000) {
+    return Status::InvalidArgument("limit " + std::to_string(limit) + " is outside 1..10000");
+  }
+  std::vector<Event> events;
+  // The limit is an integer checked above, so it is written into the text.
+  const std::string query = std::string(kEventColumns) +
+                            (namespace_.empty() ? "" : "WHERE object_namespace = :n ") +
+                            "ORDER BY event_id DESC LIMIT " + std::to_string(limit);
+  Status status = database_->Run("reading recent events", [&](soci::session& session) {
+    return ReadEvents(session, query, namespace_, events);
+  });
+  if (!status.ok()) return status;
+  std::reverse(events.begin(), events.end());
   return events;
 }
 

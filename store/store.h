@@ -225,6 +225,11 @@ class Store {
   virtual StatusOr<Event> AppendEvent(const Event& event) = 0;
   // Returns the events of the object with `uid` in the order appended.
   virtual StatusOr<std::vector<Event>> ListEvents(const std::string& uid) = 0;
+  // Returns the newest `limit` events of objects in `namespace_` (every
+  // namespace when empty), oldest first. InvalidArgument for a limit
+  // outside 1..10000.
+  virtual StatusOr<std::vector<Event>> ListRecentEvents(const std::string& namespace_,
+                                                        int limit) = 0;
 
   // Checks that the database responds; for /readyz.
   virtual Status Ping() = 0;

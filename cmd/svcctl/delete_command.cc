@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "api/codec.h"
@@ -40,7 +41,8 @@ Status WaitUntilGone(const ApiClient& client, const ObjectKey& key, int64_t time
     if (!live.ok() && live.status().code() == Code::kNotFound) return Status::Ok();
     if (!live.ok() && live.status().code() != Code::kUnavailable) return live.status();
     if (std::chrono::steady_clock::now() >= deadline) {
-      return Status::DeadlineExceeded("timed out waiting for " + key.kind.singular + "/" + key.name +
+      return Status::DeadlineExceeded("timed out waiting for " + key.kind.singular + "/" +
+                                      key.name +
                                       " to be deleted; it may still be stopping its targets "
                                       "(see svcctl describe)");
     }
@@ -140,7 +142,8 @@ void PrintIndented(const std::string& text, int indent) {
 void PrintStatus(const nlohmann::json& object) {
   if (!object.contains("status")) return;
   const nlohmann::json& status = object["status"];
-  if (status.contains("phase")) std::cout << "Phase:        " << Field(object, "/status/phase") << "\n";
+  if (status.contains("phase"))
+    std::cout << "Phase:        " << Field(object, "/status/phase") << "\n";
   if (status.contains("endpoint")) {
     std::cout << "Endpoint:     " << Field(object, "/status/endpoint") << "\n";
   }
@@ -170,7 +173,8 @@ void PrintStatus(const nlohmann::json& object) {
 void PrintEvents(const ApiClient& client, const KindInfo& kind, const nlohmann::json& object) {
   const std::string uid = Field(object, "/metadata/uid");
   std::string path = "/apis/svcd.io/v1alpha1/";
-  if (kind.namespaced) path += "namespaces/" + UrlEncode(Field(object, "/metadata/namespace")) + "/";
+  if (kind.namespaced)
+    path += "namespaces/" + UrlEncode(Field(object, "/metadata/namespace")) + "/";
   path += "events?uid=" + UrlEncode(uid);
   StatusOr<nlohmann::json> events = CallJson(client, "GET", path);
   std::cout << "Events:";
@@ -187,6 +191,34 @@ void PrintEvents(const ApiClient& client, const KindInfo& kind, const nlohmann::
   PrintTable(rows);
 }
 
+// Prints the newest probe results of each target of a deploy, at most
+// three per target, newest last.
+void PrintProbes(const ApiClient& client, const std::string& object_path) {
+  StatusOr<nlohmann::json> probes = CallJson(client, "GET", object_path + "/probes?limit=200");
+  std::cout << "Probes:";
+  if (!probes.ok() || !probes->contains("items") || (*probes)["items"].empty()) {
+    std::cout << "       <none>\n";
+    return;
+  }
+  std::map<std::string, std::vector<nlohmann::json>> by_target;
+  for (const auto& probe : (*probes)["items"]) {
+    std::vector<nlohmann::json>& kept = by_target[probe.value("target", "")];
+    kept.push_back(probe);
+    if (kept.size() > 3) kept.erase(kept.begin());
+  }
+  std::cout << "\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"  TARGET", "RESULT", "LATENCY", "AGE", "MESSAGE"}};
+  for (const auto& [target, kept] : by_target) {
+    for (const nlohmann::json& probe : kept) {
+      rows.push_back({"  " + target, probe.value("passed", false) ? "passed" : "failed",
+                      std::to_string(probe.value("latencyMs", int64_t{0})) + "ms",
+                      FormatAge(probe.value("time", "")), probe.value("message", "")});
+    }
+  }
+  PrintTable(rows);
+}
+
 int RunDescribe(const GlobalOptions& global, DescribeFlags flags) {
   StatusOr<std::pair<KindInfo, std::string>> target = ResolveKindSlashName(flags.kind);
   if (!target.ok()) return PrintError(target.status());
@@ -194,12 +226,13 @@ int RunDescribe(const GlobalOptions& global, DescribeFlags flags) {
   const std::string name = target->second.empty() ? flags.name : target->second;
   if (name.empty()) return PrintError(Status::InvalidArgument("describe needs a NAME"));
   const ApiClient client = MakeClient(global);
-  StatusOr<nlohmann::json> object =
-      CallJson(client, "GET", ObjectPath(kind, EffectiveNamespace(global), name));
+  const std::string object_path = ObjectPath(kind, EffectiveNamespace(global), name);
+  StatusOr<nlohmann::json> object = CallJson(client, "GET", object_path);
   if (!object.ok()) return PrintError(object.status());
 
   std::cout << "Name:         " << Field(*object, "/metadata/name") << "\n";
-  if (kind.namespaced) std::cout << "Namespace:    " << Field(*object, "/metadata/namespace") << "\n";
+  if (kind.namespaced)
+    std::cout << "Namespace:    " << Field(*object, "/metadata/namespace") << "\n";
   std::cout << "Kind:         " << kind.kind << "\n";
   PrintMap("Labels:       ", *object, "/metadata/labels");
   PrintMap("Annotations:  ", *object, "/metadata/annotations");
@@ -221,6 +254,7 @@ int RunDescribe(const GlobalOptions& global, DescribeFlags flags) {
     PrintIndented(spec_at == std::string::npos ? *yaml : yaml->substr(spec_at + 6), 0);
   }
   PrintStatus(*object);
+  if (kind.kind == api::kKindServiceDeploy) PrintProbes(client, object_path);
   PrintEvents(client, kind, *object);
   return 0;
 }
@@ -230,7 +264,8 @@ int RunDescribe(const GlobalOptions& global, DescribeFlags flags) {
 void AddDeleteCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
   auto flags = std::make_shared<DeleteFlags>();
   CLI::App* del = app.add_subcommand("delete", "Delete objects; deploys stop their targets first");
-  del->add_option("kind", flags->kind, "hosts, servicetemplates (st), servicedeploys (sd) or sd/NAME");
+  del->add_option("kind", flags->kind,
+                  "hosts, servicetemplates (st), servicedeploys (sd) or sd/NAME");
   del->add_option("name", flags->name, "Name of the object");
   del->add_option("-f,--filename", flags->files, "Delete the objects in these manifests");
   del->add_flag("-R,--recursive", flags->recursive, "Read directories recursively");
@@ -246,7 +281,8 @@ void AddDeleteCommands(CLI::App& app, const GlobalOptions& global, CommandRegist
   CLI::App* describe = app.add_subcommand("describe", "Show one object in detail, with its events");
   describe->add_option("kind", describe_flags->kind, "Kind, or KIND/NAME")->required();
   describe->add_option("name", describe_flags->name, "Name of the object");
-  registry.Add(describe, [&global, describe_flags] { return RunDescribe(global, *describe_flags); });
+  registry.Add(describe,
+               [&global, describe_flags] { return RunDescribe(global, *describe_flags); });
 }
 
 }  // namespace svcd::ctl

@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <cctype>
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -374,23 +375,50 @@ int RunLogs(const GlobalOptions& global, const LogFlags& flags) {
       .Run(last);
 }
 
-int RunEvents(const GlobalOptions& global, const std::string& object) {
+// Lists the events of one deploy, or without `object` the newest events of
+// the namespace (of every namespace with `all_namespaces`) with their object.
+int RunEvents(const GlobalOptions& global, const std::string& object, bool all_namespaces) {
   const ApiClient client = MakeClient(global);
   const std::string ns = EffectiveNamespace(global);
-  std::string path;
-  if (object.empty()) {
-    return PrintError(Status::InvalidArgument("events needs sd/NAME"));
+  std::string path = "/apis/svcd.io/v1alpha1/";
+  if (!object.empty()) {
+    if (all_namespaces) {
+      return PrintError(Status::InvalidArgument("-A lists every namespace; leave out sd/NAME"));
+    }
+    StatusOr<std::pair<KindInfo, std::string>> target = ResolveKindSlashName(object);
+    if (!target.ok()) return PrintError(target.status());
+    if (target->first.kind != api::kKindServiceDeploy || target->second.empty()) {
+      return PrintError(
+          Status::InvalidArgument("events takes sd/NAME, or nothing for the "
+                                  "events of the whole namespace"));
+    }
+    path += "namespaces/" + UrlEncode(ns) + "/events?name=" + UrlEncode(target->second);
+  } else {
+    path += all_namespaces ? "events" : "namespaces/" + UrlEncode(ns) + "/events";
   }
-  StatusOr<std::pair<KindInfo, std::string>> target = ResolveKindSlashName(object);
-  if (!target.ok()) return PrintError(target.status());
-  path = "/apis/svcd.io/v1alpha1/namespaces/" + UrlEncode(ns) +
-         "/events?name=" + UrlEncode(target->second);
   StatusOr<nlohmann::json> events = CallJson(client, "GET", path);
   if (!events.ok()) return PrintError(events.status());
-  std::vector<std::vector<std::string>> rows = {{"AGE", "TYPE", "REASON", "MESSAGE"}};
+  std::vector<std::vector<std::string>> rows;
+  if (object.empty()) {
+    rows.push_back({"AGE", "TYPE", "REASON", "OBJECT", "MESSAGE"});
+  } else {
+    rows.push_back({"AGE", "TYPE", "REASON", "MESSAGE"});
+  }
   for (const auto& e : (*events)["items"]) {
-    rows.push_back({FormatAge(e.value("time", "")), e.value("type", ""), e.value("reason", ""),
-                    e.value("message", "")});
+    std::vector<std::string> row = {FormatAge(e.value("time", "")), e.value("type", ""),
+                                    e.value("reason", "")};
+    if (object.empty()) {
+      const nlohmann::json& about = e.value("object", nlohmann::json::object());
+      std::string kind = about.value("kind", "");
+      for (char& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string name = kind + "/" + about.value("name", "");
+      if (all_namespaces && !about.value("namespace", "").empty()) {
+        name = about.value("namespace", "") + "/" + name;
+      }
+      row.push_back(name);
+    }
+    row.push_back(e.value("message", ""));
+    rows.push_back(std::move(row));
   }
   PrintTable(rows);
   return 0;
@@ -462,9 +490,14 @@ void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
   registry.Add(logs, [&global, log_flags] { return RunLogs(global, *log_flags); });
 
   auto event_object = std::make_shared<std::string>();
-  CLI::App* events = app.add_subcommand("events", "List the events of a deploy");
-  events->add_option("object", *event_object, "sd/NAME")->required();
-  registry.Add(events, [&global, event_object] { return RunEvents(global, *event_object); });
+  auto event_all = std::make_shared<bool>(false);
+  CLI::App* events = app.add_subcommand(
+      "events", "List the events of a deploy, or the newest events of the namespace");
+  events->add_option("object", *event_object, "sd/NAME; without it, the whole namespace");
+  events->add_flag("-A,--all-namespaces", *event_all, "List the events of every namespace");
+  registry.Add(events, [&global, event_object, event_all] {
+    return RunEvents(global, *event_object, *event_all);
+  });
 
   auto retry_object = std::make_shared<std::string>();
   auto retry_target = std::make_shared<std::string>();

@@ -12,6 +12,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 using DeployPolicyTest = DeployE2eTest;
@@ -128,6 +129,38 @@ TEST_P(DeployPolicyTest, ResumeDuringSuspendConverges) {
   const TargetMap after = Targets(WaitReady("quickstart"));
   TrackTargets(GetDeploy("quickstart"));
   EXPECT_THAT(after, SizeIs(3));
+}
+
+// describe shows the newest probe results per target, the probes route
+// filters by target, and events without an object lists the namespace.
+TEST_P(DeployPolicyTest, DescribeShowsProbesAndEventsListTheNamespace) {
+  ApplyWithSvcctl(QuickstartYaml({}), "quickstart");
+  TrackTargets(WaitReady("quickstart"));
+
+  const CommandResult described = Ctl({"describe", "sd", "quickstart"});
+  ASSERT_EQ(described.exit_code, 0) << described.err;
+  EXPECT_THAT(described.out, HasSubstr("Probes:\n"));
+  EXPECT_THAT(described.out, ::testing::ContainsRegex("master +passed +[0-9]+ms"));
+
+  const std::string probes = Url() + kApiPrefix + "/namespaces/default/servicedeploys/quickstart";
+  const HttpReply some = SendRequest("GET", probes + "/probes?target=master&limit=2", "");
+  ASSERT_EQ(some.status, 200) << some.body;
+  const nlohmann::json items = some.Json()["items"];
+  ASSERT_THAT(items, SizeIs(2));
+  for (const auto& item : items) EXPECT_EQ(item["target"], "master");
+  EXPECT_EQ(SendRequest("GET", probes + "/probes?target=worker-9", "").status, 404);
+  EXPECT_EQ(SendRequest("GET", probes + "/probes?limit=0", "").status, 400);
+
+  const CommandResult listed = Ctl({"events"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr("OBJECT"));
+  EXPECT_THAT(listed.out, ::testing::ContainsRegex("Dispatched +servicedeploy/quickstart"));
+  const CommandResult everywhere = Ctl({"events", "-A"});
+  ASSERT_EQ(everywhere.exit_code, 0) << everywhere.err;
+  EXPECT_THAT(everywhere.out, HasSubstr("default/servicedeploy/quickstart"));
+  const CommandResult elsewhere = Ctl({"-n", "other", "events"});
+  ASSERT_EQ(elsewhere.exit_code, 0) << elsewhere.err;
+  EXPECT_THAT(elsewhere.out, Not(HasSubstr("quickstart")));
 }
 
 // On a local Host, too, the exec probe runs in the launcher, in the
