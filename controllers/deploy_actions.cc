@@ -114,6 +114,25 @@ std::string DeployController::ChangeReason(const Pass& pass,
   return same ? "HostChanged" : "TemplateChanged";
 }
 
+// A service whose launcher is gone (killed, or its host process crashed)
+// sends no heartbeat, log or exit report any more. svcd then looks at the
+// process itself every kLostLauncherCheckMs, so its end is noticed soon.
+void DeployController::NoteLostLauncher(Pass& pass, const store::TargetRecord& target,
+                                        const dispatch::AttemptInfo& info) {
+  pass.WakeIn(kLostLauncherCheckMs);
+  {
+    std::lock_guard lock(mu_);
+    if (!lost_launchers_.insert(target.latest_dispatch_id).second) return;
+  }
+  const std::string message =
+      target.name + ": its launcher (pid " + std::to_string(info.launcher_pid.value_or(0)) +
+      ") is gone while the service (pid " + std::to_string(info.pid.value_or(0)) +
+      ") runs; svcd checks the service every " + std::to_string(kLostLauncherCheckMs / 1000) +
+      " s and restarts it once it ends, without its exit code and newest log lines";
+  Record(pass, "Warning", "LauncherLost", message);
+  runtime_.AppendAgentLog(pass.deploy.metadata.uid, target.name, message);
+}
+
 bool DeployController::ExecProbeChanged(const Pass& pass, const store::TargetRecord& target) {
   auto observed = pass.observed.find(target.name);
   if (observed == pass.observed.end() || !observed->second.dispatched) return false;
@@ -192,6 +211,9 @@ Status DeployController::Observe(Pass& pass) {
         } else if (info.ok() && info->pid && !o.started && info->alive) {
           o.started = true;
           o.pid = info->pid;
+        }
+        if (info.ok() && info->alive && !info->launcher_alive && !o.exited) {
+          NoteLostLauncher(pass, target, *info);
         }
       }
       o.dispatched = IsActive(target.state) && !o.exited;

@@ -36,6 +36,9 @@
 
 namespace svcd::controllers {
 
+// How often a pass looks at a local service whose launcher is gone.
+inline constexpr int64_t kLostLauncherCheckMs = 2000;
+
 struct DeployControllerOptions {
   std::string advertise_url;  // where launchers report, such as http://127.0.0.1:7070
   int heartbeat_seconds = 5;
@@ -123,6 +126,10 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   // Returns why the target's recorded script differs from a fresh render:
   // "HostChanged" when only a Host address moved, else "TemplateChanged".
   std::string ChangeReason(const Pass& pass, const store::TargetRecord& target) const;
+  // Records once per attempt that a local service outlived its launcher,
+  // and checks it again soon.
+  void NoteLostLauncher(Pass& pass, const store::TargetRecord& target,
+                        const dispatch::AttemptInfo& info);
   // Whether the target's launcher runs an exec probe other than the spec's.
   bool ExecProbeChanged(const Pass& pass, const store::TargetRecord& target);
   void Record(Pass& pass, const std::string& type, const std::string& reason,
@@ -158,6 +165,9 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   // Guarded by mu_. NOTE: kept in memory only, so after a restart an
   // adopted launcher is assumed to run the probe of the current spec.
   std::map<std::string, api::Probe> dispatched_probes_;
+  // Dispatch ids whose service outlived its launcher, recorded once each;
+  // guarded by mu_. NOTE: never pruned; one short string per such attempt.
+  std::set<std::string> lost_launchers_;
   // "namespace/name/target" -> the error of its last failed stop, so that a
   // retried stop records its Warning once; guarded by mu_.
   std::map<std::string, std::string> stop_failures_;

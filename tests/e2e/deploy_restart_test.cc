@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "tests/e2e/deploy_fixture.h"
@@ -149,6 +151,48 @@ TEST_P(DeployRestartTest, TargetScopeRestartsOnlyTheDeadWorker) {
     EXPECT_TRUE(ProcessAlive(PidOf(after, name))) << name;
   }
   EXPECT_THAT(DispatchMessages("quickstart"), SizeIs(4));
+}
+
+// kill -9 of a worker's launcher leaves the worker running without
+// reports. svcd says so, and once the worker dies it restarts it within a
+// few seconds instead of at the next 30 s recheck.
+TEST_P(DeployRestartTest, LostLauncherThenDeadServiceIsRestartedSoon) {
+  DeployKnobs knobs;
+  knobs.scope = "Target";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  const nlohmann::json ready = WaitReady("quickstart");
+  ASSERT_FALSE(HasFailure());
+  const TargetMap before = Targets(ready);
+  const std::filesystem::path attempt = std::filesystem::path(options().data_dir) / "run" /
+                                        ready["metadata"].value("uid", "") / "worker-0" /
+                                        "attempts" / before.at("worker-0").value("dispatchId", "");
+  std::ifstream pid_file(attempt / "launcher.pid");
+  int64_t launcher = 0;
+  pid_file >> launcher;
+  ASSERT_GT(launcher, 0) << attempt;
+
+  ASSERT_EQ(kill(static_cast<pid_t>(launcher), SIGKILL), 0);
+  bool warned = false;
+  for (int i = 0; i < 150 && !warned; ++i) {
+    for (const auto& [reason, message] : Events("quickstart")) warned |= reason == "LauncherLost";
+    if (!warned) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(warned) << "no LauncherLost event within 30 s";
+  EXPECT_TRUE(ProcessAlive(PidOf(before, "worker-0")));
+
+  ASSERT_EQ(kill(static_cast<pid_t>(PidOf(before, "worker-0")), SIGKILL), 0);
+  nlohmann::json deploy;
+  ASSERT_TRUE(WaitForDeploy(
+      "quickstart",
+      [&](const nlohmann::json& d) {
+        const TargetMap targets = Targets(d);
+        return AttemptsOf(targets, "worker-0") == 1 &&
+               targets.at("worker-0").value("state", "") == "READY";
+      },
+      std::chrono::seconds(20), &deploy))
+      << "the dead worker was not restarted within 20 s: " << deploy.dump(2);
+  TrackTargets(deploy);
+  EXPECT_EQ(AttemptsOf(Targets(deploy), "master"), 0);
 }
 
 TEST_P(DeployRestartTest, CrashingWorkerSpendsBudgetThenRetryStartsIt) {
