@@ -261,6 +261,17 @@ class RuntimeStore {
   // InvalidArgument for an id below 1.
   virtual Status RecordPowerJobInstance(const std::string& dispatch_id, int64_t instance_id) = 0;
 
+  // Records the PowerJob job that runs `kind` ("attempt" or "stop") scripts
+  // on `worker_address` for application `app`, replacing an earlier one.
+  // InvalidArgument for an empty app or worker, another kind, or an id
+  // below 1.
+  virtual Status RecordPowerJobJob(const std::string& app, const std::string& worker_address,
+                                   const std::string& kind, int64_t job_id) = 0;
+  // Returns the job RecordPowerJobJob recorded, or std::nullopt.
+  virtual StatusOr<std::optional<int64_t>> LookupPowerJobJob(const std::string& app,
+                                                             const std::string& worker_address,
+                                                             const std::string& kind) = 0;
+
   // Launcher reports. Each first checks, in the transaction that writes,
   // that the target is live, that `dispatch_id` is its latest dispatch and
   // that `lease` is both the dispatch's lease and the target's current one

@@ -203,6 +203,60 @@ Status SqlRuntimeStore::RecordPowerJobInstance(const std::string& dispatch_id,
       });
 }
 
+namespace {
+
+Status CheckJobKey(const std::string& app, const std::string& worker_address,
+                   const std::string& kind) {
+  if (app.empty() || app.size() > 255) return FieldError("app", "must be 1 to 255 bytes");
+  if (worker_address.empty() || worker_address.size() > 255) {
+    return FieldError("worker_address", "must be 1 to 255 bytes");
+  }
+  if (kind != "attempt" && kind != "stop") {
+    return FieldError("kind", "\"" + kind + "\" is not attempt or stop");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SqlRuntimeStore::RecordPowerJobJob(const std::string& app, const std::string& worker_address,
+                                          const std::string& kind, int64_t job_id) {
+  if (Status valid = CheckJobKey(app, worker_address, kind); !valid.ok()) return valid;
+  if (job_id <= 0) return FieldError("job_id", "must be a positive PowerJob job id");
+  const long long now = NowMs();
+  return database_.RunInTransaction(
+      "recording PowerJob job " + std::to_string(job_id), [&](soci::session& session) -> Status {
+        Execute(session,
+                "DELETE FROM powerjob_job WHERE app_name = :a AND worker_address = :w AND "
+                "job_kind = :k",
+                {app, worker_address, kind});
+        Execute(session,
+                "INSERT INTO powerjob_job (app_name, worker_address, job_kind, job_id, "
+                "create_time) VALUES (:a, :w, :k, :j, :t)",
+                {app, worker_address, kind, static_cast<long long>(job_id), now});
+        return Status::Ok();
+      });
+}
+
+StatusOr<std::optional<int64_t>> SqlRuntimeStore::LookupPowerJobJob(
+    const std::string& app, const std::string& worker_address, const std::string& kind) {
+  if (Status valid = CheckJobKey(app, worker_address, kind); !valid.ok()) return valid;
+  std::optional<int64_t> found;
+  Status status = database_.Run("reading a PowerJob job", [&](soci::session& session) {
+    long long id = 0;
+    soci::indicator indicator = soci::i_null;
+    std::string a = app, w = worker_address, k = kind;
+    session << "SELECT job_id FROM powerjob_job WHERE app_name = :a AND worker_address = :w AND "
+               "job_kind = :k",
+        soci::into(id, indicator), soci::use(a), soci::use(w), soci::use(k);
+    found.reset();
+    if (session.got_data() && indicator == soci::i_ok) found = id;
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
 Status SqlRuntimeStore::RecordStarted(const std::string& dispatch_id, int64_t lease, int64_t pid,
                                       int64_t start_ms) {
   if (pid <= 0) return FieldError("pid", "must be a positive process id");

@@ -63,6 +63,11 @@ class SqlRuntimeStore : public RuntimeStore {
   Status MarkDispatch(const std::string& dispatch_id, const std::string& status,
                       const std::string& error) override;
   Status RecordPowerJobInstance(const std::string& dispatch_id, int64_t instance_id) override;
+  Status RecordPowerJobJob(const std::string& app, const std::string& worker_address,
+                           const std::string& kind, int64_t job_id) override;
+  StatusOr<std::optional<int64_t>> LookupPowerJobJob(const std::string& app,
+                                                     const std::string& worker_address,
+                                                     const std::string& kind) override;
   Status RecordStarted(const std::string& dispatch_id, int64_t lease, int64_t pid,
                        int64_t start_ms) override;
   Status RecordHeartbeat(const std::string& dispatch_id, int64_t lease,

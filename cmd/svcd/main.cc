@@ -208,6 +208,24 @@ int Serve(Flags flags) {
       svcd::Status recorded = runtime.RecordPowerJobInstance(dispatch_id, instance_id);
       if (!recorded.ok()) spdlog::warn("recording PowerJob instance: {}", recorded.message());
     };
+    // The jobs live on in PowerJob, so a restarted svcd reuses them.
+    options.record_job = [&runtime, app = flags.powerjob_app](const std::string& worker,
+                                                              svcd::powerjob::JobKind kind,
+                                                              int64_t job_id) {
+      svcd::Status recorded =
+          runtime.RecordPowerJobJob(app, worker, svcd::powerjob::JobKindName(kind), job_id);
+      if (!recorded.ok()) spdlog::warn("recording PowerJob job: {}", recorded.message());
+    };
+    options.lookup_job = [&runtime, app = flags.powerjob_app](
+                             const std::string& worker,
+                             svcd::powerjob::JobKind kind) -> std::optional<int64_t> {
+      auto job = runtime.LookupPowerJobJob(app, worker, svcd::powerjob::JobKindName(kind));
+      if (!job.ok()) {
+        spdlog::warn("reading PowerJob job: {}", job.status().message());
+        return std::nullopt;
+      }
+      return *job;
+    };
     options.lookup_instance = [&runtime](const std::string& dispatch_id) -> std::optional<int64_t> {
       auto dispatch = runtime.GetDispatch(dispatch_id);
       if (!dispatch.ok()) return std::nullopt;

@@ -193,6 +193,10 @@ TEST_P(DeployPowerJobTest, SvcdKilledDuringDispatchStartsNoSecondProcessV51) {
   // Three services, each started once: the master's attempt was adopted.
   EXPECT_THAT(StandinsUnder(temp_dir()), SizeIs(3));
   EXPECT_EQ(standin_->Count("runJob"), 3) << "runJob calls before the kill: " << run_jobs;
+  // The restarted svcd reads the attempt job from the store and confirms
+  // it with fetchJob instead of saving another one.
+  EXPECT_EQ(standin_->Count("saveJob"), 1) << standin_->Calls().dump(2);
+  EXPECT_GE(standin_->Count("fetchJob"), 1);
 }
 
 // An instance that stays waiting for its worker (status 2) gets no report:

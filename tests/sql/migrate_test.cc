@@ -16,12 +16,12 @@ namespace {
 using ::svcd::testing::ScratchDatabase;
 
 // Every table that migration 1 creates, plus schema_migrations.
-const std::set<std::string> kTables = {
-    "apply_set_member", "env_host",          "health_probe_cfg",   "health_probe_event",
-    "job_dispatch",     "log_archive",       "log_archive_target", "log_event",
-    "op_audit_log",     "proc_monitor",      "schema_migrations",  "svc_artifact",
-    "svc_deploy",       "svc_deploy_target", "svc_event",          "svc_template",
-    "svcd_lease"};
+const std::set<std::string> kTables = {"apply_set_member",   "env_host",     "health_probe_cfg",
+                                       "health_probe_event", "job_dispatch", "log_archive",
+                                       "log_archive_target", "log_event",    "op_audit_log",
+                                       "powerjob_job",       "proc_monitor", "schema_migrations",
+                                       "svc_artifact",       "svc_deploy",   "svc_deploy_target",
+                                       "svc_event",          "svc_template", "svcd_lease"};
 
 std::set<std::string> ListTables(Database& database) {
   std::set<std::string> tables;

@@ -349,6 +349,29 @@ TEST_P(RuntimeStoreTest, UnknownDispatchIsNotFound) {
   EXPECT_EQ(runtime().BumpLease(deploy_, "worker-9").status().code(), Code::kNotFound);
 }
 
+TEST_P(RuntimeStoreTest, PowerJobJobsAreRecordedPerAppWorkerAndKind) {
+  const std::string worker = "10.0.0.12:27777";
+  StatusOr<std::optional<int64_t>> none = runtime().LookupPowerJobJob("svcd", worker, "attempt");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->has_value());
+
+  ASSERT_TRUE(runtime().RecordPowerJobJob("svcd", worker, "attempt", 9007199254740993).ok());
+  ASSERT_TRUE(runtime().RecordPowerJobJob("svcd", worker, "stop", 12).ok());
+  ASSERT_TRUE(runtime().RecordPowerJobJob("svcd", worker, "attempt", 14).ok());  // replaces
+  ASSERT_TRUE(runtime().RecordPowerJobJob("other", worker, "attempt", 15).ok());
+
+  EXPECT_EQ(*runtime().LookupPowerJobJob("svcd", worker, "attempt"), std::optional<int64_t>(14));
+  EXPECT_EQ(*runtime().LookupPowerJobJob("svcd", worker, "stop"), std::optional<int64_t>(12));
+  EXPECT_EQ(*runtime().LookupPowerJobJob("other", worker, "attempt"), std::optional<int64_t>(15));
+  ASSERT_TRUE(runtime().RecordPowerJobJob("svcd", worker, "stop", 9007199254740993).ok());
+  EXPECT_EQ(*runtime().LookupPowerJobJob("svcd", worker, "stop"),
+            std::optional<int64_t>(9007199254740993));
+  EXPECT_EQ(runtime().RecordPowerJobJob("svcd", worker, "inspect", 3).code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(runtime().RecordPowerJobJob("", worker, "stop", 3).code(), Code::kInvalidArgument);
+  EXPECT_EQ(runtime().RecordPowerJobJob("svcd", worker, "stop", 0).code(), Code::kInvalidArgument);
+}
+
 TEST_P(RuntimeStoreTest, ReportsAreRecorded) {
   DispatchRecord dispatch = MustBegin("master");
   int64_t lease = dispatch.lease_version;
