@@ -13,13 +13,27 @@
 #   svcd-stop: error reason=WORD   (or svcd-inspect: error ...)
 # It needs POSIX sh, awk, cat, grep, sed, sleep with fractions of a second
 # (GNU coreutils and busybox both have it) and Linux /proc.
-# NOTE: processes are found through the attempt's SVCD_DISPATCH_ID with GNU
-# grep -z. A grep without -z finds none that way, so a daemon whose parent
-# has exited is then missed.
+# Processes are found through the attempt's SVCD_DISPATCH_ID: with one
+# `grep -z` call where grep has -z (GNU, busybox), else with tr and grep per
+# process, which costs two processes per process on the host.
 
 attempt_dir=$run_dir/attempts/$dispatch_id
 marker=SVCD_DISPATCH_ID=$dispatch_id
 prefix=svcd-$mode:
+
+# Prints the pids of processes whose environment contains $marker.
+marked_pids() {
+  if [ "$grep_z" = 1 ]; then
+    grep -l -z -x -F -e "$marker" /proc/[0-9]*/environ 2>/dev/null
+  else
+    for environ in /proc/[0-9]*/environ; do
+      tr '\000' '\n' <"$environ" 2>/dev/null | grep -q -x -F -e "$marker" &&
+        printf '%s\n' "$environ"
+    done
+  fi | sed -n 's#^/proc/\([0-9][0-9]*\)/environ$#\1#p'
+}
+grep_z=0
+printf 'a\000' | grep -q -z -x -F -e a 2>/dev/null && grep_z=1
 
 fail() {
   printf '%s error reason=%s\n' "$prefix" "$1"
@@ -122,8 +136,7 @@ refresh() {
     sub(/^.*\) /, "", rest)
     if (split(rest, f, " ") >= 20) print $1, f[2], f[3], f[4], f[1], f[20], (comm == "" ? "_" : comm)
   }' >"$work/table"
-  grep -l -z -x -F -e "$marker" /proc/[0-9]*/environ 2>/dev/null |
-    sed -n 's#^/proc/\([0-9][0-9]*\)/environ$#\1#p' >"$work/marked"
+  marked_pids >"$work/marked"
   awk -v svc="$svc" -v lau="$lau" -v self="$$" -v tracked_file="$tracked" \
     -v marked_file="$work/marked" '
     function track(p, r) {

@@ -36,7 +36,7 @@ class StopScriptRunTest : public ::testing::TestWithParam<Shell> {
 
   // Runs the script of `spec` under the shell being tested and returns its
   // stdout and stderr.
-  std::string Run(StopScriptSpec spec) {
+  std::string Run(StopScriptSpec spec, const std::string& path_prefix = "") {
     spec.run_dir = RunDir().string();
     spec.poll = milliseconds(100);
     StatusOr<std::string> script = RenderStopScript(spec);
@@ -44,8 +44,9 @@ class StopScriptRunTest : public ::testing::TestWithParam<Shell> {
     const std::filesystem::path file = dir_.path() / ("stop-" + std::to_string(++runs_) + ".sh");
     dispatch::testing::WriteFile(file, *script);
     const std::filesystem::path output = file.string() + ".out";
-    dispatch::testing::ChildProcess child({GetParam().path, file.string()},
-                                          {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C"}, output);
+    dispatch::testing::ChildProcess child(
+        {GetParam().path, file.string()},
+        {"PATH=" + path_prefix + "/usr/local/bin:/usr/bin:/bin", "LANG=C"}, output);
     EXPECT_TRUE(child.Wait(seconds(60)).has_value());
     return ReadFile(output);
   }
@@ -101,6 +102,44 @@ TEST_P(StopScriptRunTest, StopsSetsidGrandchildAndReportsGone) {
   EXPECT_EQ(parsed->result.exit_status, 137);
   EXPECT_FALSE(ProcessAlive(grandchild));
   EXPECT_TRUE(dispatch::testing::MarkedSessionLeaders("s1").empty());
+}
+
+// A daemon whose parent exited is found only through SVCD_DISPATCH_ID in
+// its environment. With a grep that has no -z, the script still finds it.
+TEST_P(StopScriptRunTest, FindsOrphanedDaemonWithoutGrepZ) {
+  const std::filesystem::path bin = dir_.path() / "no-grep-z";
+  std::filesystem::create_directories(bin);
+  dispatch::testing::WriteFile(bin / "grep",
+                               "#!/bin/sh\n"
+                               "for arg in \"$@\"; do\n"
+                               "  case $arg in -z) echo \"grep: invalid option -- 'z'\" >&2; "
+                               "exit 2 ;; esac\n"
+                               "done\n"
+                               "exec /bin/grep \"$@\"\n");
+  std::filesystem::permissions(bin / "grep", std::filesystem::perms::owner_all);
+  dispatch::LocalExecutor local(LocalOptions(), clock_);
+  const std::string script =
+      "setsid sh -c 'trap \"\" TERM; echo $$ > daemon.pid; while :; do sleep 1; done' &\n"
+      "sleep 1\n"
+      "exit 0\n";
+  ASSERT_TRUE(local.Dispatch(Request("s4", script)).ok());
+  const std::filesystem::path attempt = dispatch::AttemptDir(RunDir(), "s4");
+  ASSERT_TRUE(WaitUntil([&] { return ReadIntFile(attempt / dispatch::kExitFile).has_value(); },
+                        seconds(20)));
+  const pid_t daemon = static_cast<pid_t>(ReadIntFile(attempt / "daemon.pid").value_or(0));
+  ASSERT_GT(daemon, 0);
+  ASSERT_TRUE(ProcessAlive(daemon));
+
+  StopScriptSpec spec;
+  spec.dispatch_id = "s4";
+  spec.grace = milliseconds(500);
+  spec.launcher_exit = seconds(10);
+  spec.kill = seconds(3);
+  const std::string output = Run(spec, bin.string() + ":");
+  StatusOr<StopOutput> parsed = ParseStopOutput(output);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString() << "\n" << output;
+  EXPECT_TRUE(parsed->result.stopped) << output;
+  EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(daemon); }, seconds(5))) << output;
 }
 
 TEST_P(StopScriptRunTest, ClaimsUnclaimedAttemptSoDeliveryStartsNothing) {
