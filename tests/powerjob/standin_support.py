@@ -125,7 +125,26 @@ class Standin:
 
     def cleanup(self):
         self.stop()
+        self.kill_scripts()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    def kill_scripts(self):
+        """Kills the worker scripts that still run: like a real worker, the
+        stand-in leaves them running when it stops, and a test that never
+        released one would leave it looping after the directory is gone."""
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    command = handle.read()
+            except OSError:
+                continue
+            if self.directory.encode() in command:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     def log(self):
         with open(self.log_file, encoding="utf-8", errors="replace") as log:
