@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <random>
+#include <set>
 
 #include "api/codec.h"
 #include "controllers/deploy_pass.h"
@@ -197,7 +198,15 @@ Status DeployController::Observe(Pass& pass) {
           pass.WakeIn(500);
         } else if (info.ok() && info->state == dispatch::AttemptState::kExited &&
                    info->exit_status) {
-          runtime_.RecordExit(o.dispatch_id, target.lease_version, *info->exit_status);
+          Status recorded =
+              runtime_.RecordExit(o.dispatch_id, target.lease_version, *info->exit_status);
+          if (!recorded.ok()) {
+            // Fenced (the attempt was being stopped): the end is still
+            // recorded once, so later passes read one end time.
+            runtime_.MarkDispatch(o.dispatch_id, "FAILED",
+                                  "exited with " + std::to_string(*info->exit_status) +
+                                      " while it was being stopped");
+          }
           o.exited = true;
           o.exit_code = info->exit_status;
           o.end_ms = pass.now_ms;
@@ -272,8 +281,12 @@ Status DeployController::Refresh(Pass& pass) {
     } else if (o.alive && !o.ready && target.state == "READY") {
       update.state = "RUNNING";
       update.stage = "HEALTH_CHECK";
+    } else if (o.alive && !o.ready && target.state == "RUNNING" && !o.probe_message.empty()) {
+      // A target that is not ready yet shows why: its newest probe result.
+      const std::string message = "waiting for the probe; last result: " + o.probe_message;
+      if (message != target.message) update.message = message;
     }
-    if (update.state) {
+    if (update.state || update.message) {
       Status updated = runtime_.UpdateTarget(pass.deploy.metadata.uid, target.name,
                                              target.lease_version, update, "svcd");
       if (!updated.ok() && updated.code() != Code::kAborted) return updated;
@@ -530,9 +543,14 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
   auto host = pass.hosts.find(target.host);
   const bool local = host == pass.hosts.end() || host->second.spec.executor == "local";
   dispatch::Executor* executor = local ? &executor_ : ExecutorFor(host->second);
-  if (!target.latest_dispatch_id.empty() && !local && !pass.observed[target.name].started) {
-    // No launcher reported: stop its PowerJob instance. A launcher that
-    // still starts is refused by the bumped fencing token and stops itself.
+  // A PowerJob launcher may start its service before its first report, and
+  // stopInstance does not stop that service. So only an instance that
+  // PowerJob still holds for delivery is just stopped in PowerJob; any other
+  // one gets the stop job, which also claims an attempt not started yet.
+  if (!target.latest_dispatch_id.empty() && !local && !pass.observed[target.name].started &&
+      StillUndelivered(target.latest_dispatch_id)) {
+    // A launcher that PowerJob still delivers is refused by the bumped
+    // fencing token and stops itself.
     AbandonAttempt(host->second, target.latest_dispatch_id);
     runtime_.MarkDispatch(target.latest_dispatch_id, "FAILED",
                           "stopped before it reported: " + why);
@@ -580,7 +598,7 @@ Status DeployController::StopFailed(Pass& pass, const store::TargetRecord& targe
   if (!repeated) {
     Record(pass, "Warning", "StopFailed",
            target.name + " on " + target.host + " could not be stopped: " + error.message() +
-               "; svcd retries with backoff");
+               "; svcd runs the stop again after a backoff (0.5 s doubling to 60 s)");
   }
   WriteHostStatus(pass);
   return error;
@@ -616,8 +634,10 @@ Status DeployController::ActOnFailures(Pass& pass) {
                pass.now_ms - o.submit_ms > int64_t{spec.startup_timeout_seconds} * 1000) {
       // Only a started process has a startup deadline. An attempt without a
       // report (possibly never sent) is governed by dispatchTimeoutSeconds.
-      const std::string message = "not ready within startupTimeoutSeconds (" +
-                                  std::to_string(spec.startup_timeout_seconds) + " s)";
+      const std::string message =
+          "not ready within startupTimeoutSeconds (" +
+          std::to_string(spec.startup_timeout_seconds) + " s)" +
+          (o.probe_message.empty() ? "" : "; last probe result: " + o.probe_message);
       Status stopped = StopTarget(pass, target, message);
       if (!stopped.ok()) return stopped;
       runtime_.UpdateTarget(uid, target.name, target.lease_version + 1,
@@ -727,8 +747,10 @@ Status DeployController::ReplaceOutdated(Pass& pass) {
   for (const auto& target : pass.targets) outdated = outdated || target.generation != generation;
   if (!outdated) return Status::Ok();
   const bool group = pass.deploy.spec.restart_policy.scope == api::kScopeGroup;
+  std::set<std::string> replaced;
   for (const auto& target : pass.targets) {
     if (!group && target.generation == generation) continue;
+    replaced.insert(target.name);
     if (pass.observed[target.name].dispatched) {
       Status stopped =
           StopTarget(pass, target, "replaced by generation " + std::to_string(generation));
@@ -740,8 +762,12 @@ Status DeployController::ReplaceOutdated(Pass& pass) {
   if (!synced.ok()) return synced;
   StatusOr<std::vector<store::TargetRecord>> rows = runtime_.ListTargets(uid);
   if (!rows.ok()) return rows.status();
+  // A replaced target starts again, also one that failed or timed out in
+  // the old generation (for example, its process ended while it was being
+  // stopped): the new generation has its own retry budget.
   for (const auto& row : *rows) {
-    if (row.state == "CANCELLED") {
+    const bool ended = row.state == "FAILED" || row.state == "TIMEOUT";
+    if (row.state == "CANCELLED" || (ended && replaced.count(row.name) > 0)) {
       runtime_.UpdateTarget(uid, row.name, row.lease_version, {.state = "PENDING"}, "svcd");
     }
   }

@@ -134,6 +134,12 @@ void DeployController::ObservePowerJob(Pass& pass, const store::TargetRecord& ta
   o.end_ms = pass.now_ms;
 }
 
+bool DeployController::StillUndelivered(const std::string& dispatch_id) {
+  if (options_.powerjob == nullptr) return false;
+  StatusOr<powerjob::InstanceInfo> info = options_.powerjob->InstanceStatus(dispatch_id);
+  return info.ok() && (info->status == kWaitingDispatch || info->status == kWaitingWorkerReceive);
+}
+
 // Makes sure PowerJob delivers nothing more for an attempt that never
 // started; a launcher delivered later is refused by its fencing token.
 void DeployController::AbandonAttempt(const api::Host& host, const std::string& dispatch_id) {
@@ -143,6 +149,18 @@ void DeployController::AbandonAttempt(const api::Host& host, const std::string& 
     spdlog::warn("host={} dispatch={} stopping its PowerJob instance failed: {}",
                  host.metadata.name, dispatch_id, abandoned.message());
   }
+}
+
+// Whether a launcher on Host `host` reported after `since`.
+bool DeployController::ReportedSince(Pass& pass, const std::string& host,
+                                     const std::optional<reconciler::WallTime>& since) {
+  if (!since) return false;
+  const int64_t since_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(since->time_since_epoch()).count();
+  for (const store::TargetRecord& target : pass.targets) {
+    if (target.host == host && pass.observed[target.name].last_report_ms > since_ms) return true;
+  }
+  return false;
 }
 
 // Writes, for each PowerJob Host of the deploy, whether dispatch there works:
@@ -159,11 +177,14 @@ void DeployController::WriteHostStatus(Pass& pass) {
       status.reason =
           options_.powerjob == nullptr ? "PowerJobNotConfigured" : "AdvertiseUrlUnreachable";
       status.message = blocked;
-    } else if (health && !health->ok()) {
+    } else if (health && !health->ok() && !ReportedSince(pass, name, health->last_failure)) {
       status.dispatch_ready = false;
       status.reason = "DispatchFailing";
       status.message = health->last_error;
     } else if (health) {
+      // Calls succeed, or a launcher reported after the last failed call
+      // (such as a runJob whose answer was lost), which shows that dispatch
+      // reached the host.
       status.dispatch_ready = true;
       status.reason = "";
       status.message = "";

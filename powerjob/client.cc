@@ -217,7 +217,9 @@ StatusOr<HttpAnswer> Client::Deliver(const Operation& operation, const HttpPost&
     if (!next) {
       std::string message =
           "PowerJob " + std::string(operation.name) + " at " + url + ": " + answer.error;
-      if (!operation.resend_safe) message += "; the answer was lost; not re-sent";
+      if (!operation.resend_safe) {
+        message += "; the answer was lost, and the call is not repeated automatically";
+      }
       return Status::DeadlineExceeded(std::move(message));
     }
     spdlog::warn("PowerJob {}: server {} failed: {}", operation.name, url, answer.error);

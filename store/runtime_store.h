@@ -302,8 +302,11 @@ class RuntimeStore {
   // buffered partial line is stored as it is, followed by one AGENT line
   // that gives the lost byte range. A trailing partial line is kept until
   // its newline arrives or the dispatch ends; after the exit report it is
-  // stored at once. Fenced like the reports. InvalidArgument for a negative
-  // offset; ResourceExhausted for more than 1 MiB of bytes.
+  // stored at once. Fenced like the reports, except that a stop of the
+  // target (BumpLease) does not reject it while no newer attempt exists, so
+  // the output an attempt writes while it is stopped is kept.
+  // InvalidArgument for a negative offset; ResourceExhausted for more than
+  // 1 MiB of bytes.
   virtual Status AppendLog(const std::string& dispatch_id, int64_t lease, int64_t offset,
                            const std::string& bytes) = 0;
 

@@ -202,13 +202,17 @@ Status SqlRuntimeStore::AppendLog(const std::string& dispatch_id, int64_t lease,
   if (offset > INT64_MAX - static_cast<int64_t>(bytes.size())) {
     return FieldError("offset", "is too large");
   }
-  return RunFenced("appending output", dispatch_id, lease,
-                   [&](soci::session& session, LockedDispatch& dispatch) -> Status {
-                     // Output that arrives after the exit report has no successor
-                     // bytes, so its partial line is stored at once.
-                     StoreOutput(session, dispatch, offset, bytes, /*flush=*/dispatch.ended);
-                     return Status::Ok();
-                   });
+  // The last output of an attempt that is being stopped is kept: its
+  // launcher sends it after the stop raised the target's lease.
+  return RunFenced(
+      "appending output", dispatch_id, lease,
+      [&](soci::session& session, LockedDispatch& dispatch) -> Status {
+        // Output that arrives after the exit report has no successor bytes,
+        // so its partial line is stored at once.
+        StoreOutput(session, dispatch, offset, bytes, /*flush=*/dispatch.ended);
+        return Status::Ok();
+      },
+      /*stopped_ok=*/true);
 }
 
 Status SqlRuntimeStore::AppendAgentLog(const std::string& deploy_uid, const std::string& target,

@@ -76,7 +76,7 @@ StatusOr<SqlRuntimeStore::LockedDispatch> SqlRuntimeStore::LockDispatch(
 }
 
 Status SqlRuntimeStore::CheckFence(soci::session& session, const LockedDispatch& dispatch,
-                                   int64_t lease) {
+                                   int64_t lease, bool stopped_ok) {
   const TargetRow& target = dispatch.target;
   std::string subject = "dispatch " + dispatch.dispatch_id + " (attempt " +
                         std::to_string(dispatch.attempt) + " of target " + target.name + ")";
@@ -90,7 +90,8 @@ Status SqlRuntimeStore::CheckFence(soci::session& session, const LockedDispatch&
     return Status::Aborted(subject + " is superseded by attempt " + std::to_string(latest) +
                            "; stop the process");
   }
-  if (lease != target.lease_version || lease != dispatch.lease_version) {
+  const bool stopped = stopped_ok && lease < target.lease_version;
+  if ((lease != target.lease_version && !stopped) || lease != dispatch.lease_version) {
     return Status::Aborted(subject + " is superseded: lease " + std::to_string(lease) +
                            " is stale, the target's lease is " +
                            std::to_string(target.lease_version) + "; stop the process");
@@ -100,12 +101,12 @@ Status SqlRuntimeStore::CheckFence(soci::session& session, const LockedDispatch&
 
 Status SqlRuntimeStore::RunFenced(
     const std::string& context, const std::string& dispatch_id, int64_t lease,
-    const std::function<Status(soci::session&, LockedDispatch&)>& work) {
+    const std::function<Status(soci::session&, LockedDispatch&)>& work, bool stopped_ok) {
   return database_.RunInTransaction(
       context + " of dispatch " + dispatch_id, [&](soci::session& session) -> Status {
         StatusOr<LockedDispatch> dispatch = LockDispatch(session, dispatch_id);
         if (!dispatch.ok()) return dispatch.status();
-        Status fence = CheckFence(session, *dispatch, lease);
+        Status fence = CheckFence(session, *dispatch, lease, stopped_ok);
         if (!fence.ok()) return fence;
         return work(session, *dispatch);
       });

@@ -163,9 +163,14 @@ class SqlRuntimeStore : public RuntimeStore {
   // Locks a dispatch row, then its target row. NotFound for an unknown id.
   StatusOr<LockedDispatch> LockDispatch(soci::session& session, const std::string& dispatch_id);
   // Aborted unless `dispatch` is its target's latest and `lease` current.
-  Status CheckFence(soci::session& session, const LockedDispatch& dispatch, int64_t lease);
+  // With `stopped_ok`, a dispatch whose target's lease was raised by a stop
+  // (BumpLease) but that no newer attempt replaced still passes, so the
+  // output it writes while it is being stopped is kept.
+  Status CheckFence(soci::session& session, const LockedDispatch& dispatch, int64_t lease,
+                    bool stopped_ok = false);
   Status RunFenced(const std::string& context, const std::string& dispatch_id, int64_t lease,
-                   const std::function<Status(soci::session&, LockedDispatch&)>& work);
+                   const std::function<Status(soci::session&, LockedDispatch&)>& work,
+                   bool stopped_ok = false);
 
   // Logs (sql_runtime_logs.cc).
   // Inserts `lines` with the target's next seqs and advances next_log_seq.

@@ -259,6 +259,23 @@ int Serve(Flags flags) {
   controller_options.lister = [&deploys] { return deploys.ListKeys(); };
   controller_options.metrics = metrics->get();
   controller_options.queue_metrics = metrics->get();
+  // A failed pass often failed on a remote call (PowerJob, a stop job), so
+  // it is retried after 0.5 s, doubling up to 60 s, not from 5 ms as the
+  // generic default does; the overall bucket stays 10 qps, burst 100.
+  {
+    auto backoff = svcd::reconciler::ExponentialBackoffRateLimiter::Create(
+        std::chrono::milliseconds(500), std::chrono::seconds(60));
+    auto bucket = svcd::reconciler::TokenBucketRateLimiter::Create(
+        svcd::reconciler::kDefaultQps, svcd::reconciler::kDefaultBurst, clock);
+    if (!backoff.ok()) return Fail(backoff.status());
+    if (!bucket.ok()) return Fail(bucket.status());
+    std::vector<std::unique_ptr<svcd::reconciler::RateLimiter>> limiters;
+    limiters.push_back(std::move(*backoff));
+    limiters.push_back(std::move(*bucket));
+    auto limiter = svcd::reconciler::MaxOfRateLimiter::Create(std::move(limiters));
+    if (!limiter.ok()) return Fail(limiter.status());
+    controller_options.rate_limiter = std::move(*limiter);
+  }
   auto controller =
       svcd::reconciler::Controller::Create(std::move(controller_options), deploys, clock);
   if (!controller.ok()) return Fail(controller.status());

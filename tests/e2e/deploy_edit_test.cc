@@ -162,6 +162,45 @@ TEST_P(DeployEditTest, HostAddressEditShowsHostChanged) {
   EXPECT_EQ(PidsOf(deploy), pids);
 }
 
+// What a service writes while it is being stopped reaches its log: the
+// launcher sends it after the stop, and svcd keeps it.
+TEST_P(DeployEditTest, OutputWrittenDuringAStopIsKept) {
+  DeployKnobs knobs;
+  knobs.prefix_before = "(trap \"echo got-term-$$; exit 0\" TERM; while :; do sleep 1; done) & ";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  TrackTargets(WaitReady("quickstart"));
+
+  const CommandResult restarted = Ctl({"rollout", "restart", "sd/quickstart"});
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+  const CommandResult waited =
+      Ctl({"wait", "--for=condition=Ready", "sd/quickstart", "--timeout", "60s"});
+  ASSERT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  TrackTargets(GetDeploy("quickstart"));
+
+  const CommandResult logs = Ctl({"logs", "sd/quickstart", "--target", "master", "--previous"});
+  ASSERT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr("got-term-")) << logs.out;
+}
+
+// svcd killed right after a restart request: the restarted svcd finishes
+// the restart instead of leaving targets waiting for a retry.
+TEST_P(DeployEditTest, SvcdKilledRightAfterARestartFinishesIt) {
+  const uint16_t port = PickFreePort();
+  ASSERT_EQ(StartOwnSvcd(port), "");
+  ApplyWithSvcctl(QuickstartYaml({}), "quickstart");
+  TrackTargets(WaitReady("quickstart"));
+  const CommandResult restarted = Ctl({"rollout", "restart", "sd/quickstart"});
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  KillOwnSvcd();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  ASSERT_EQ(StartOwnSvcd(port), "");
+  const CommandResult waited =
+      Ctl({"wait", "--for=condition=Ready", "sd/quickstart", "--timeout", "60s"});
+  EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  TrackTargets(GetDeploy("quickstart"));
+}
+
 // A deploy that spent its retry budget comes back with a rollout restart
 // once the cause is gone: the new generation starts with a fresh budget.
 TEST_P(DeployEditTest, RolloutRestartRecoversAFailedDeploy) {

@@ -163,6 +163,30 @@ TEST_P(DeployPolicyTest, DescribeShowsProbesAndEventsListTheNamespace) {
   EXPECT_THAT(elsewhere.out, Not(HasSubstr("quickstart")));
 }
 
+// A probe that fails before its first success shows its newest result
+// in the target's message, so the cause is visible while svcd waits.
+TEST_P(DeployPolicyTest, FailingProbeShowsItsResultWhileStarting) {
+  DeployKnobs knobs;
+  knobs.template_extra =
+      "  workerProbe:\n    exec: {command: [no-such-probe-command-xyz]}\n"
+      "    periodSeconds: 1\n";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  nlohmann::json deploy;
+  EXPECT_TRUE(WaitForDeploy(
+      "quickstart",
+      [](const nlohmann::json& d) {
+        const TargetMap targets = Targets(d);
+        return targets.count("worker-0") > 0 &&
+               targets.at("worker-0").value("message", "").find("exit 127: not found") !=
+                   std::string::npos;
+      },
+      std::chrono::seconds(30), &deploy))
+      << deploy.dump(2);
+  TrackTargets(deploy);
+  EXPECT_THAT(Targets(deploy).at("worker-0").value("message", ""),
+              HasSubstr("waiting for the probe; last result: "));
+}
+
 // On a local Host, too, the exec probe runs in the launcher, in the
 // attempt's directory.
 TEST_P(DeployPolicyTest, ExecProbeRunsInTheLauncher) { CheckExecProbeRunsInTheLauncher({}); }

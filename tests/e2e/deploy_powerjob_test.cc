@@ -260,6 +260,14 @@ TEST_P(DeployPowerJobTest, SlowAnswerIsNeverResentV51) {
   EXPECT_EQ(lost, 2);
   EXPECT_THAT(StandinsUnder(temp_dir()), SizeIs(3));
   EXPECT_EQ(standin_->Instances().size(), 3u) << standin_->Instances().dump(2);
+  // The launchers reported after the lost answers, which shows that
+  // dispatch to the Host works.
+  EXPECT_TRUE(WaitUntil([&] { return GetHost()["status"].value("dispatchReady", false); },
+                        std::chrono::seconds(40)))
+      << GetHost().dump(2);
+  const CommandResult wide = Ctl({"get", "host", "-o", "wide"});
+  EXPECT_THAT(wide.out, HasSubstr("DISPATCH")) << wide.out;
+  EXPECT_THAT(wide.out, ::testing::ContainsRegex("127.0.0.1:27777 +Ready")) << wide.out;
 }
 
 // A PowerJob server that is down fails dispatches at once, counted against
@@ -330,6 +338,26 @@ TEST_P(DeployPowerJobTest, ServerDownDuringDeleteWarnsThenFinishesV51) {
   for (const auto& [name, target] : Targets(ready)) {
     EXPECT_FALSE(ProcessAlive(target["pid"].get<int64_t>())) << name;
   }
+}
+
+// A stop that comes before the launcher's first report still stops the
+// service: restarts in quick succession leave one process per target.
+TEST_P(DeployPowerJobTest, RestartBeforeTheFirstReportLeavesNoProcessV43) {
+  ApplyWithSvcctl(QuickstartYaml(Knobs()), "quickstart");
+  TrackTargets(WaitReady("quickstart", std::chrono::seconds(60)));
+  // Restarts 150 ms apart land while launchers of the previous restart
+  // start, before their first report.
+  for (int i = 0; i < 6; ++i) {
+    const CommandResult restarted = Ctl({"rollout", "restart", "sd/quickstart"});
+    ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  const CommandResult waited =
+      Ctl({"wait", "--for=condition=Ready", "sd/quickstart", "--timeout", "90s"});
+  ASSERT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  TrackTargets(GetDeploy("quickstart"));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_THAT(StandinsUnder(temp_dir()), SizeIs(3)) << standin_->Calls().dump(2);
 }
 
 // The workers' exec probe runs in their launchers on the PowerJob worker,

@@ -298,7 +298,7 @@ TEST_P(RuntimeStoreTest, StaleLeaseIsAbortedEverywhere) {
       {"RecordStarted", runtime().RecordStarted(dispatch.dispatch_id, stale, 42, 1)},
       {"RecordHeartbeat", runtime().RecordHeartbeat(dispatch.dispatch_id, stale, {8000}, 1, 1)},
       {"RecordExit", runtime().RecordExit(dispatch.dispatch_id, stale, 0)},
-      {"AppendLog", runtime().AppendLog(dispatch.dispatch_id, stale, 0, "line\n")},
+      {"AppendLog(new lease)", runtime().AppendLog(dispatch.dispatch_id, *bumped, 0, "line\n")},
       {"UpdateTarget", runtime().UpdateTarget(deploy_, "master", stale,
                                               TargetUpdate{"RUNNING", {}, {}, {}}, kUser)},
       // The new lease does not make an old dispatch current either.
@@ -316,6 +316,13 @@ TEST_P(RuntimeStoreTest, StaleLeaseIsAbortedEverywhere) {
   EXPECT_EQ(stored.log_bytes, 0);
   EXPECT_EQ(MustTarget("master").state, "DISPATCHING");
   EXPECT_EQ(CountRows("SELECT COUNT(*) FROM log_event"), 0);
+
+  // The output of the stopped attempt, sent with its own lease, is kept;
+  // once a newer attempt exists it is rejected.
+  EXPECT_TRUE(runtime().AppendLog(dispatch.dispatch_id, stale, 0, "last words\n").ok());
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM log_event"), 1);
+  MustBegin("master");
+  EXPECT_EQ(runtime().AppendLog(dispatch.dispatch_id, stale, 11, "late\n").code(), Code::kAborted);
 }
 
 TEST_P(RuntimeStoreTest, SupersededDispatchIsAbortedEverywhere) {
