@@ -127,6 +127,11 @@ template <class V>
 void VisitFields(V& v, ExecProbe& e) {
   v.StringList("command", e.command,
                {.required = true, .max_length = kMaxValueLength, .max_items = kMaxListItems});
+  v.Check([&e](Reporter& r) {
+    if (!e.command.empty() && e.command.front().empty()) {
+      r.Error("command[0]", "is empty; it must name the program to run, such as curl or sh");
+    }
+  });
 }
 
 template <class V>

@@ -58,7 +58,7 @@ std::vector<std::string> Header(const KindInfo& kind, bool wide, bool all_namesp
   if (kind.namespaced && all_namespaces) row.push_back("NAMESPACE");
   if (kind.kind == "Host") {
     row.insert(row.end(), {"NAME", "ADDRESS", "EXECUTOR", "DISABLED", "AGE"});
-    if (wide) row.insert(row.end(), {"HOSTNAME", "WORKER", "LABELS"});
+    if (wide) row.insert(row.end(), {"HOSTNAME", "WORKER", "DISPATCH", "LABELS"});
   } else if (kind.kind == "ServiceTemplate") {
     row.insert(row.end(), {"NAME", "SCENE", "BACKEND", "VERSION", "AGE"});
     if (wide) row.insert(row.end(), {"PREFIX", "LABELS"});
@@ -79,8 +79,16 @@ std::vector<std::string> Row(const KindInfo& kind, const nlohmann::json& o, bool
     row.insert(row.end(), {Str(o, Ptr("/spec/address")), Str(o, Ptr("/spec/executor")),
                            Str(o, Ptr("/spec/disabled"), "false"), age});
     if (wide) {
-      row.insert(row.end(), {Str(o, Ptr("/spec/hostname"), "<none>"),
-                             Str(o, Ptr("/spec/powerjob/workerAddress"), "<none>"), Labels(o)});
+      // Whether dispatch through PowerJob works, with the reason when not.
+      std::string dispatch = "-";
+      if (o.contains(Ptr("/status/dispatchReady"))) {
+        dispatch = o.at(Ptr("/status/dispatchReady")).get<bool>()
+                       ? "Ready"
+                       : Str(o, Ptr("/status/reason"), "NotReady");
+      }
+      row.insert(row.end(),
+                 {Str(o, Ptr("/spec/hostname"), "<none>"),
+                  Str(o, Ptr("/spec/powerjob/workerAddress"), "<none>"), dispatch, Labels(o)});
     }
   } else if (kind.kind == "ServiceTemplate") {
     row.insert(row.end(), {Str(o, Ptr("/spec/sceneType"), "<none>"),
@@ -96,10 +104,10 @@ std::vector<std::string> Row(const KindInfo& kind, const nlohmann::json& o, bool
           workers += (workers.empty() ? "" : ",") + worker.value("host", "");
         }
       }
-      row.insert(row.end(), {Str(o, Ptr("/spec/modelName")), Str(o, Ptr("/spec/master/host")),
-                             workers.empty() ? "<none>" : workers,
-                             Str(o, Ptr("/status/endpoint"), "<none>"),
-                             Str(o, Ptr("/metadata/generation"))});
+      row.insert(row.end(),
+                 {Str(o, Ptr("/spec/modelName")), Str(o, Ptr("/spec/master/host")),
+                  workers.empty() ? "<none>" : workers, Str(o, Ptr("/status/endpoint"), "<none>"),
+                  Str(o, Ptr("/metadata/generation"))});
     }
   }
   return row;

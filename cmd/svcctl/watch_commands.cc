@@ -455,6 +455,20 @@ std::string DescribeRetry(const nlohmann::json& reply) {
   return "retry budget reset for " + names;
 }
 
+// Words of the positional object: "sd/NAME", or the two words "sd NAME"
+// that describe and delete also take.
+using ObjectWords = std::shared_ptr<std::vector<std::string>>;
+
+CLI::Option* AddObject(CLI::App* command, const ObjectWords& words, const std::string& help) {
+  return command->add_option("object", *words, help + "; also the two words sd NAME")
+      ->expected(1, 2);
+}
+
+std::string JoinObject(const std::vector<std::string>& words) {
+  if (words.size() == 2) return words[0] + "/" + words[1];
+  return words.empty() ? "" : words[0];
+}
+
 }  // namespace
 
 void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
@@ -463,18 +477,23 @@ void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
       "wait",
       "Wait until a deploy meets a condition or is deleted (exit 1 on timeout or when the deploy "
       "is Stalled, 2 on a usage error)");
-  wait->add_option("object", wait_flags->target, "sd/NAME")->required();
+  auto wait_object = std::make_shared<std::vector<std::string>>();
+  AddObject(wait, wait_object, "sd/NAME")->required();
   wait->add_option("--for", wait_flags->condition,
                    "condition=Ready, condition=Progressing, condition=Stalled, "
                    "condition=UpToDate, or delete")
       ->capture_default_str();
   wait->add_option("--timeout", wait_flags->timeout, "How long to wait, such as 30s or 10m")
       ->capture_default_str();
-  registry.Add(wait, [&global, wait_flags] { return RunWait(global, *wait_flags); });
+  registry.Add(wait, [&global, wait_flags, wait_object] {
+    wait_flags->target = JoinObject(*wait_object);
+    return RunWait(global, *wait_flags);
+  });
 
   auto log_flags = std::make_shared<LogFlags>();
   CLI::App* logs = app.add_subcommand("logs", "Print the log lines of a deploy's targets");
-  logs->add_option("object", log_flags->target, "sd/NAME")->required();
+  auto log_object = std::make_shared<std::vector<std::string>>();
+  AddObject(logs, log_object, "sd/NAME")->required();
   logs->add_option("--target", log_flags->node, "One target: master, worker-0, ...");
   logs->add_flag("-f,--follow", log_flags->follow, "Keep printing new lines, across restarts");
   logs->add_option("--tail", log_flags->tail, "Print only the last N lines first");
@@ -487,37 +506,45 @@ void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
   logs->add_option("--reconnect-timeout", log_flags->reconnect_timeout,
                    "With -f, how long to keep reconnecting to an unreachable svcd, such as 5m")
       ->capture_default_str();
-  registry.Add(logs, [&global, log_flags] { return RunLogs(global, *log_flags); });
+  registry.Add(logs, [&global, log_flags, log_object] {
+    log_flags->target = JoinObject(*log_object);
+    return RunLogs(global, *log_flags);
+  });
 
-  auto event_object = std::make_shared<std::string>();
+  auto event_object = std::make_shared<std::vector<std::string>>();
   auto event_all = std::make_shared<bool>(false);
   CLI::App* events = app.add_subcommand(
       "events", "List the events of a deploy, or the newest events of the namespace");
-  events->add_option("object", *event_object, "sd/NAME; without it, the whole namespace");
+  AddObject(events, event_object, "sd/NAME; without it, the whole namespace");
   events->add_flag("-A,--all-namespaces", *event_all, "List the events of every namespace");
   registry.Add(events, [&global, event_object, event_all] {
-    return RunEvents(global, *event_object, *event_all);
+    return RunEvents(global, JoinObject(*event_object), *event_all);
   });
 
-  auto retry_object = std::make_shared<std::string>();
+  auto retry_object = std::make_shared<std::vector<std::string>>();
   auto retry_target = std::make_shared<std::string>();
   CLI::App* retry = app.add_subcommand(
       "retry", "Reset the spent retry budget of a deploy so its failed targets start again");
-  retry->add_option("object", *retry_object, "sd/NAME")->required();
-  retry->add_option("--target", *retry_target, "Only this target");
-  registry.Add(retry, [&global, retry_object, retry_target] {
+  AddObject(retry, retry_object, "sd/NAME")->required();
+  CLI::Option* retry_only = retry->add_option("--target", *retry_target, "Only this target");
+  registry.Add(retry, [&global, retry_object, retry_target, retry_only] {
+    if (retry_only->count() > 0 && retry_target->empty()) {
+      return PrintError(Status::InvalidArgument(
+          "--target is empty; name a target such as master or worker-0, or leave --target out "
+          "to reset every target"));
+    }
     const std::string query = retry_target->empty() ? "" : "?target=" + UrlEncode(*retry_target);
-    return RunDeployAction(global, *retry_object, "retry", query, DescribeRetry);
+    return RunDeployAction(global, JoinObject(*retry_object), "retry", query, DescribeRetry);
   });
 
   CLI::App* rollout = app.add_subcommand("rollout", "Manage the rollout of a deploy");
   rollout->require_subcommand(1);
-  auto restart_object = std::make_shared<std::string>();
+  auto restart_object = std::make_shared<std::vector<std::string>>();
   CLI::App* restart = rollout->add_subcommand(
       "restart", "Restart every target in startup order, picking up template and Host changes");
-  restart->add_option("object", *restart_object, "sd/NAME")->required();
+  AddObject(restart, restart_object, "sd/NAME")->required();
   registry.Add(restart, [&global, restart_object] {
-    return RunDeployAction(global, *restart_object, "restart", "",
+    return RunDeployAction(global, JoinObject(*restart_object), "restart", "",
                            [](const nlohmann::json&) { return std::string("restarting"); });
   });
 }

@@ -193,6 +193,8 @@ TEST(DecodeRulesTest, MissingRequiredFields) {
        "missing required field"},
       {"exec command", kTemplate + "  probe:\n    exec: {command: []}\n", "spec.probe.exec.command",
        8, "must not be empty"},
+      {"exec program", kTemplate + "  workerProbe:\n    exec: {command: ['', x]}\n",
+       "spec.workerProbe.exec.command[0]", 8, "must name the program"},
   });
 }
 
