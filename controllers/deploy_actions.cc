@@ -600,7 +600,13 @@ Status DeployController::StopFailed(Pass& pass, const store::TargetRecord& targe
            target.name + " on " + target.host + " could not be stopped: " + error.message() +
                "; svcd runs the stop again after a backoff (0.5 s doubling to 60 s)");
   }
-  WriteHostStatus(pass);
+  // The pass ends here, so the status shows what is observed now, such as
+  // a process that already exited, instead of the state before the stop.
+  if (Status refreshed = Refresh(pass); !refreshed.ok()) {
+    WriteHostStatus(pass);
+  } else if (Status written = WriteStatus(pass); !written.ok()) {
+    spdlog::warn("deploy={} status write after a failed stop: {}", pass.key, written.message());
+  }
   return error;
 }
 

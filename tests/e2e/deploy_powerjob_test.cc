@@ -331,6 +331,13 @@ TEST_P(DeployPowerJobTest, ServerDownDuringDeleteWarnsThenFinishesV51) {
   for (const auto& [name, target] : Targets(ready)) {
     EXPECT_TRUE(ProcessAlive(target["pid"].get<int64_t>())) << name << " stopped without PowerJob";
   }
+  // The deploy's status is written although the pass failed: it shows the
+  // deletion under way.
+  EXPECT_TRUE(WaitForDeploy(
+      "quickstart",
+      [](const nlohmann::json& d) { return d["status"].value("phase", "") == "Terminating"; },
+      std::chrono::seconds(20)))
+      << GetDeploy("quickstart").dump(2);
 
   standin_->SetFaults(nlohmann::json::object(), {"server-down"});
   const CommandResult waited = Ctl({"wait", "--for=delete", "sd/quickstart", "--timeout", "120s"});
