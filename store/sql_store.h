@@ -43,7 +43,9 @@ class SqlStore : public Store {
   StatusOr<std::vector<ObjectKey>> DeploysUsingTemplate(const std::string& name) override;
   StatusOr<std::vector<ApplySetMember>> ListApplySet(const std::string& name) override;
   Status RemoveApplySetMember(const std::string& name, const ObjectKey& key) override;
-  StatusOr<Lease> AcquireLease(const std::string& holder) override;
+  StatusOr<Lease> AcquireLease(
+      const std::string& holder,
+      const std::function<bool(const std::string&)>& holder_is_gone = {}) override;
   StatusOr<Lease> RenewLease(const std::string& holder) override;
   Status ReleaseLease(const std::string& holder) override;
   StatusOr<Event> AppendEvent(const Event& event) override;

@@ -80,7 +80,8 @@ StatusOr<std::optional<Lease>> SqlStore::LoadLease(soci::session& session) {
   return std::optional<Lease>(lease);
 }
 
-StatusOr<Lease> SqlStore::AcquireLease(const std::string& holder) {
+StatusOr<Lease> SqlStore::AcquireLease(
+    const std::string& holder, const std::function<bool(const std::string&)>& holder_is_gone) {
   if (holder.empty()) return Status::InvalidArgument("lease holder is empty; name the svcd");
   Lease result;
   Status status = database_->RunInTransaction("acquiring the lease", [&](soci::session& session) {
@@ -97,7 +98,8 @@ StatusOr<Lease> SqlStore::AcquireLease(const std::string& holder) {
     }
     const Lease& lease = **current;
     long long idle = now - lease.renewed_ms;
-    if (lease.holder != holder && idle < options_.lease_ttl.count()) {
+    const bool gone = holder_is_gone && lease.holder != holder && holder_is_gone(lease.holder);
+    if (lease.holder != holder && idle < options_.lease_ttl.count() && !gone) {
       return Status::FailedPrecondition(
           "the store is in use by svcd \"" + lease.holder + "\" (lease renewed " +
           std::to_string(idle / 1000) + " s ago, expires after " +

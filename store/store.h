@@ -211,9 +211,13 @@ class Store {
   virtual Status RemoveApplySetMember(const std::string& name, const ObjectKey& key) = 0;
 
   // Takes the controller lease for `holder`. Succeeds when the lease is
-  // free, already held by `holder`, or not renewed within the lease TTL.
-  // FailedPrecondition, naming the current holder, otherwise.
-  virtual StatusOr<Lease> AcquireLease(const std::string& holder) = 0;
+  // free, already held by `holder`, not renewed within the lease TTL, or
+  // held by one for which `holder_is_gone` returns true (a holder the
+  // caller knows to be dead). FailedPrecondition, naming the current
+  // holder, otherwise.
+  virtual StatusOr<Lease> AcquireLease(
+      const std::string& holder,
+      const std::function<bool(const std::string&)>& holder_is_gone = {}) = 0;
   // Records that `holder` is alive. FailedPrecondition when another holder
   // has taken the lease over, or the lease is not held at all.
   virtual StatusOr<Lease> RenewLease(const std::string& holder) = 0;

@@ -118,10 +118,48 @@ std::string RandomSuffix() {
   return out;
 }
 
+// Returns "boot BOOT_ID, pid:[INODE]": the kernel's boot id and this
+// process's PID namespace, which tell a svcd on this machine and in this
+// PID namespace from one elsewhere. "" when either cannot be read.
+std::string MachineTag() {
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string boot_id;
+  std::getline(boot, boot_id);
+  char ns[64] = {};
+  const ssize_t length = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+  if (boot_id.empty() || length <= 0) return "";
+  return "boot " + boot_id + ", " + std::string(ns, static_cast<size_t>(length));
+}
+
 std::string Holder(const Flags& flags) {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  return std::string(host) + " pid " + std::to_string(getpid()) + " listening on " + flags.listen;
+  std::string holder =
+      std::string(host) + " pid " + std::to_string(getpid()) + " listening on " + flags.listen;
+  const std::string tag = MachineTag();
+  if (!tag.empty()) holder += " (" + tag + ")";
+  return holder;
+}
+
+// Whether lease holder `holder` is a svcd of this machine and PID namespace
+// whose process is gone (killed with SIGKILL, say), so its lease need not
+// run out before this svcd starts.
+bool HolderIsGone(const std::string& holder) {
+  const std::string tag = MachineTag();
+  const std::string suffix = " (" + tag + ")";
+  if (tag.empty() || holder.size() <= suffix.size() ||
+      holder.compare(holder.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return false;
+  }
+  const size_t at = holder.find(" pid ");
+  if (at == std::string::npos) return false;
+  const long pid = std::strtol(holder.c_str() + at + 5, nullptr, 10);
+  if (pid <= 1 || pid == getpid()) return false;
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  if (!comm) return true;  // no such process
+  std::string name;
+  std::getline(comm, name);
+  return name != "svcd";  // the pid was reused by another program
 }
 
 // The URL launchers report to: --advertise-url, else the listen address,
@@ -165,7 +203,11 @@ int Serve(Flags flags) {
   auto store = svcd::store::OpenStore(store_url, password, store_options);
   if (!store.ok()) return Fail(store.status());
   const std::string holder = Holder(flags);
-  auto lease = (*store)->AcquireLease(holder);
+  auto lease = (*store)->AcquireLease(holder, [](const std::string& current) {
+    const bool gone = HolderIsGone(current);
+    if (gone) spdlog::warn("taking over the lease of svcd \"{}\", which no longer runs", current);
+    return gone;
+  });
   if (!lease.ok()) {
     std::cerr << "svcd: another svcd runs the controllers of this store: "
               << lease.status().message() << "\n";

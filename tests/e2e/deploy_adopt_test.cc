@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "tests/e2e/deploy_fixture.h"
@@ -86,6 +87,26 @@ TEST_P(DeployAdoptTest, RestartedSvcdAdoptsTargets) {
 // A target Ready for longer than startupTimeoutSeconds keeps running across
 // an svcd restart: probe state lives in memory, and the new svcd must not
 // judge the old dispatch against the startup deadline again.
+// svcd started again at once after kill -9 takes over the lease of the
+// dead svcd on this machine instead of waiting for it to run out.
+TEST_P(DeployAdoptTest, ImmediateRestartAfterKillTakesTheLeaseOver) {
+  const uint16_t port = PickFreePort();
+  ASSERT_EQ(StartOwnSvcd(port), "");
+  ApplyWithSvcctl(QuickstartYaml({}), "quickstart");
+  const TargetMap before = Targets(WaitReady("quickstart"));
+  TrackTargets(GetDeploy("quickstart"));
+  KillOwnSvcd();
+  ASSERT_EQ(StartOwnSvcd(port), "");
+  std::ifstream log(options().data_dir + "/own-svcd.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("taking over the lease of svcd"));
+  const TargetMap after = Targets(WaitReady("quickstart"));
+  for (const auto& [name, target] : before) {
+    EXPECT_EQ(after.at(name)["pid"], target["pid"]) << name << " was started again";
+  }
+}
+
 TEST_P(DeployAdoptTest, RestartAfterStartupDeadlineKeepsReadyTargets) {
   const uint16_t port = PickFreePort();
   ASSERT_EQ(StartOwnSvcd(port), "");
