@@ -209,6 +209,7 @@ std::string DeployE2eTest::QuickstartYaml(const DeployKnobs& knobs) const {
   deploy += "    maxRetries: " + std::to_string(knobs.max_retries) + "\n";
   deploy += "    backoffSeconds: " + std::to_string(knobs.backoff_seconds) + "\n";
   deploy += "    maxBackoffSeconds: " + std::to_string(knobs.backoff_seconds * 2) + "\n";
+  deploy += "    resetAfterSeconds: " + std::to_string(knobs.reset_after_seconds) + "\n";
   return YamlStream({host, TemplateDocument(knobs), deploy});
 }
 

@@ -52,6 +52,7 @@ struct DeployKnobs {
   std::string prefix_before = "";
   // The spec of Host "local", indented for the document.
   std::string host_spec = "  address: 127.0.0.1\n  executor: local\n";
+  int reset_after_seconds = 600;  // restartPolicy.resetAfterSeconds
   // Lines appended to the template's spec, indented for the document.
   std::string template_extra = "";
 };

@@ -1,6 +1,8 @@
 // End-to-end tests of the deploy policies that change when targets start:
 // suspend, a disabled Host and the MasterReady startup policy.
 
+#include <signal.h>
+
 #include <algorithm>
 #include <optional>
 #include <thread>
@@ -185,6 +187,65 @@ TEST_P(DeployPolicyTest, FailingProbeShowsItsResultWhileStarting) {
   TrackTargets(deploy);
   EXPECT_THAT(Targets(deploy).at("worker-0").value("message", ""),
               HasSubstr("waiting for the probe; last result: "));
+}
+
+// Parallel starts the workers without waiting for the master: they run
+// while the master still loads.
+TEST_P(DeployPolicyTest, ParallelStartsWorkersBeforeTheMasterIsReady) {
+  DeployKnobs knobs;
+  knobs.startup_policy = "Parallel";
+  knobs.master_load_delay = "4";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  nlohmann::json deploy;
+  EXPECT_TRUE(WaitForDeploy(
+      "quickstart",
+      [](const nlohmann::json& d) {
+        const TargetMap t = Targets(d);
+        return t.size() == 3 && t.at("worker-0").contains("pid") &&
+               t.at("worker-1").contains("pid") && t.at("master").value("state", "") != "READY";
+      },
+      std::chrono::seconds(15), &deploy))
+      << deploy.dump(2);
+  TrackTargets(WaitReady("quickstart"));
+}
+
+// A deploy that stays Ready for resetAfterSeconds gets its retry budget
+// back, so a later failure restarts the target instead of failing the
+// deploy.
+TEST_P(DeployPolicyTest, ResetAfterSecondsGivesTheBudgetBack) {
+  DeployKnobs knobs;
+  knobs.scope = "Target";
+  knobs.max_retries = 1;
+  knobs.reset_after_seconds = 2;
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE("kill " + std::to_string(round + 1));
+    const TargetMap ready = Targets(WaitReady("quickstart"));
+    ASSERT_FALSE(HasFailure());
+    TrackTargets(GetDeploy("quickstart"));
+    const int64_t worker = ready.at("worker-0")["pid"].get<int64_t>();
+    ASSERT_EQ(kill(static_cast<pid_t>(worker), SIGKILL), 0);
+    nlohmann::json deploy;
+    ASSERT_TRUE(WaitForDeploy(
+        "quickstart",
+        [&](const nlohmann::json& d) {
+          const TargetMap t = Targets(d);
+          return d["status"].value("phase", "") == "Ready" &&
+                 t.at("worker-0").value("attempts", 0) == 1 &&
+                 t.at("worker-0").value("pid", int64_t{0}) != worker;
+        },
+        std::chrono::seconds(30), &deploy))
+        << deploy.dump(2);
+    // Ready for resetAfterSeconds: the budget is back.
+    ASSERT_TRUE(WaitForDeploy(
+        "quickstart",
+        [](const nlohmann::json& d) {
+          return Targets(d).at("worker-0").value("attempts", -1) == 0;
+        },
+        std::chrono::seconds(20), &deploy))
+        << deploy.dump(2);
+  }
+  TrackTargets(GetDeploy("quickstart"));
 }
 
 // On a local Host, too, the exec probe runs in the launcher, in the
