@@ -87,7 +87,18 @@ StatusOr<std::string> ParseWaitFor(const std::string& text) {
     return Status::InvalidArgument("invalid --for " + api::QuoteForMessage(text) + ": use " +
                                    valid);
   }
-  const std::string requested = text.substr(10);
+  std::string requested = text.substr(10);
+  // kubectl's form condition=TYPE=True means the same as condition=TYPE.
+  const size_t equals = requested.find('=');
+  if (equals != std::string::npos) {
+    const std::string value = requested.substr(equals + 1);
+    if (strcasecmp(value.c_str(), "true") != 0) {
+      return Status::InvalidArgument("--for " + api::QuoteForMessage(text) +
+                                     ": only =True can follow the condition type; svcctl waits "
+                                     "for a condition to become True");
+    }
+    requested.resize(equals);
+  }
   for (const std::string& type : DeployConditionTypes()) {
     if (strcasecmp(requested.c_str(), type.c_str()) == 0) return type;
   }

@@ -48,6 +48,9 @@ TEST_P(SvcctlWaitTest, StalledDeployEndsWaitAtOnce) {
       Ctl({"wait", "sd/quickstart", "--for=condition=Stalled", "--timeout", "10s"});
   EXPECT_EQ(stalled.exit_code, 0) << stalled.err;
   EXPECT_EQ(stalled.out, "servicedeploy/quickstart condition met: Stalled\n");
+  const CommandResult stalled_true =
+      Ctl({"wait", "sd/quickstart", "--for=condition=Stalled=True", "--timeout", "10s"});
+  EXPECT_EQ(stalled_true.exit_code, 0) << stalled_true.err;
   const auto again = std::chrono::steady_clock::now();
   const CommandResult progressing =
       Ctl({"wait", "sd/quickstart", "--for=condition=Progressing", "--timeout", "30s"});
