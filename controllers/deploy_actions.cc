@@ -544,9 +544,9 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
   const bool local = host == pass.hosts.end() || host->second.spec.executor == "local";
   dispatch::Executor* executor = local ? &executor_ : ExecutorFor(host->second);
   // A PowerJob launcher may start its service before its first report, and
-  // stopInstance does not stop that service. So only an instance that
-  // PowerJob still holds for delivery is just stopped in PowerJob; any other
-  // one gets the stop job, which also claims an attempt not started yet.
+  // stopInstance does not stop that service. So stopInstance alone is used
+  // only for an instance that PowerJob still holds for delivery. Any other
+  // instance gets the stop job, which also claims an attempt not started.
   if (!target.latest_dispatch_id.empty() && !local && !pass.observed[target.name].started &&
       StillUndelivered(target.latest_dispatch_id)) {
     // A launcher that PowerJob still delivers is refused by the bumped

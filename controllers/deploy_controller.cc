@@ -198,8 +198,8 @@ Status DeployController::OnProbe(const dispatch::ReportContext& context,
     if (it != key_by_uid_.end()) deploy_key = it->second;
   }
   if (deploy_key.empty()) return Status::Ok();  // not reconciled yet; nothing probes it
-  // The host's clock is trusted within an hour; beyond that (a host with a
-  // wrong clock) the arrival time stands in for the start.
+  // The host's clock is trusted within an hour. Beyond that (a host with a
+  // wrong clock), the arrival time is used as the start.
   auto started = reconciler::WallTime(std::chrono::milliseconds(report.started_ms));
   if (std::abs(report.started_ms - NowMs()) > 3600 * 1000) started = clock_.WallNow();
   Status handed = probes_->Report(ProbeKey(deploy_key, dispatch->target_name), context.dispatch_id,

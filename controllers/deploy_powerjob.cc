@@ -183,8 +183,8 @@ void DeployController::WriteHostStatus(Pass& pass) {
       status.message = health->last_error;
     } else if (health) {
       // Calls succeed, or a launcher reported after the last failed call
-      // (such as a runJob whose answer was lost), which shows that dispatch
-      // reached the host.
+      // (such as a runJob whose response was lost), which shows that
+      // dispatch reached the host.
       status.dispatch_ready = true;
       status.reason = "";
       status.message = "";

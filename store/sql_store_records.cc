@@ -98,8 +98,8 @@ StatusOr<Lease> SqlStore::AcquireLease(
     }
     const Lease& lease = **current;
     long long idle = now - lease.renewed_ms;
-    const bool gone = holder_is_gone && lease.holder != holder && holder_is_gone(lease.holder);
-    if (lease.holder != holder && idle < options_.lease_ttl.count() && !gone) {
+    const bool dead = holder_is_gone && lease.holder != holder && holder_is_gone(lease.holder);
+    if (lease.holder != holder && idle < options_.lease_ttl.count() && !dead) {
       return Status::FailedPrecondition(
           "the store is in use by svcd \"" + lease.holder + "\" (lease renewed " +
           std::to_string(idle / 1000) + " s ago, expires after " +

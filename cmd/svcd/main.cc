@@ -204,9 +204,9 @@ int Serve(Flags flags) {
   if (!store.ok()) return Fail(store.status());
   const std::string holder = Holder(flags);
   auto lease = (*store)->AcquireLease(holder, [](const std::string& current) {
-    const bool gone = HolderIsGone(current);
-    if (gone) spdlog::warn("taking over the lease of svcd \"{}\", which no longer runs", current);
-    return gone;
+    const bool dead = HolderIsGone(current);
+    if (dead) spdlog::warn("taking over the lease of svcd \"{}\", which no longer runs", current);
+    return dead;
   });
   if (!lease.ok()) {
     std::cerr << "svcd: another svcd runs the controllers of this store: "
@@ -302,8 +302,8 @@ int Serve(Flags flags) {
   controller_options.metrics = metrics->get();
   controller_options.queue_metrics = metrics->get();
   // A failed pass often failed on a remote call (PowerJob, a stop job), so
-  // it is retried after 0.5 s, doubling up to 60 s, not from 5 ms as the
-  // generic default does; the overall bucket stays 10 qps, burst 100.
+  // it is retried after 0.5 s, doubling up to 60 s, instead of the generic
+  // 5 ms. The overall bucket stays at 10 qps with a burst of 100.
   {
     auto backoff = svcd::reconciler::ExponentialBackoffRateLimiter::Create(
         std::chrono::milliseconds(500), std::chrono::seconds(60));
