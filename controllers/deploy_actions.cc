@@ -545,10 +545,10 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
   dispatch::Executor* executor = local ? &executor_ : ExecutorFor(host->second);
   // A PowerJob launcher may start its service before its first report, and
   // stopInstance does not stop that service. So stopInstance alone is used
-  // only for an instance that PowerJob still holds for delivery. Any other
-  // instance gets the stop job, which also claims an attempt not started.
+  // only when no service can run (see NothingRuns). Any other instance
+  // gets the stop job, which also claims an attempt not started.
   if (!target.latest_dispatch_id.empty() && !local && !pass.observed[target.name].started &&
-      StillUndelivered(target.latest_dispatch_id)) {
+      NothingRuns(target.latest_dispatch_id)) {
     // A launcher that PowerJob still delivers is refused by the bumped
     // fencing token and stops itself.
     AbandonAttempt(host->second, target.latest_dispatch_id);

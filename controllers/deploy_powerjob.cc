@@ -134,10 +134,17 @@ void DeployController::ObservePowerJob(Pass& pass, const store::TargetRecord& ta
   o.end_ms = pass.now_ms;
 }
 
-bool DeployController::StillUndelivered(const std::string& dispatch_id) {
-  if (options_.powerjob == nullptr) return false;
+bool DeployController::NothingRuns(const std::string& dispatch_id) {
+  // Without PowerJob nothing can be sent or stopped there; the attempt is
+  // abandoned so that a delete does not wait for a stop that cannot run.
+  if (options_.powerjob == nullptr) return true;
   StatusOr<powerjob::InstanceInfo> info = options_.powerjob->InstanceStatus(dispatch_id);
-  return info.ok() && (info->status == kWaitingDispatch || info->status == kWaitingWorkerReceive);
+  // FAILED means the launcher never ran (no worker) or ended, and a
+  // launcher ends only after its service. STOPPED, CANCELED and SUCCEEDED
+  // (possibly a second delivery next to a running first one) may leave a
+  // service behind, so those get the stop job.
+  return info.ok() && (info->status == kWaitingDispatch || info->status == kWaitingWorkerReceive ||
+                       info->status == kFailed);
 }
 
 // Makes sure PowerJob delivers nothing more for an attempt that never
