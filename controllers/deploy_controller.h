@@ -141,9 +141,9 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   std::string DispatchBlocked(const api::Host& host) const;
   void ObservePowerJob(Pass& pass, const store::TargetRecord& target, Observed& o);
   void AbandonAttempt(const api::Host& host, const std::string& dispatch_id);
-  // Whether no service of the attempt can run: PowerJob still holds its
-  // instance for delivery (status 1 or 2) or the instance FAILED (4). True
-  // when svcd runs without PowerJob.
+  // Whether no service of the attempt can run: its PowerJob instance still
+  // waits for delivery (status 1 or 2) or FAILED (4). True when svcd runs
+  // without PowerJob.
   bool NothingRuns(const std::string& dispatch_id);
   void WriteHostStatus(Pass& pass);
   bool ReportedSince(Pass& pass, const std::string& host,

@@ -135,8 +135,8 @@ void DeployController::ObservePowerJob(Pass& pass, const store::TargetRecord& ta
 }
 
 bool DeployController::NothingRuns(const std::string& dispatch_id) {
-  // Without PowerJob nothing can be sent or stopped there; the attempt is
-  // abandoned so that a delete does not wait for a stop that cannot run.
+  // Without PowerJob nothing can be sent or stopped there. The attempt is
+  // abandoned, so a delete does not wait for a stop that cannot run.
   if (options_.powerjob == nullptr) return true;
   StatusOr<powerjob::InstanceInfo> info = options_.powerjob->InstanceStatus(dispatch_id);
   // FAILED means the launcher never ran (no worker) or ended, and a

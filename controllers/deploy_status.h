@@ -31,7 +31,7 @@ struct Observed {
   int64_t submit_ms = 0;
   int64_t end_ms = 0;
   std::string dispatch_id;
-  std::optional<int64_t> powerjob_instance_id;  // set once runJob answered
+  std::optional<int64_t> powerjob_instance_id;  // set once runJob returned it
   int attempt = 0;                              // the dispatch's attempt number, from 1
   int64_t last_report_ms = 0;                   // the launcher's latest started or heartbeat report
   std::string error;                            // why the dispatch failed or was lost, when it did

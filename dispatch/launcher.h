@@ -20,10 +20,10 @@
 //      one is retried at the next period and never blocks the service.
 //   4. When the spec has an exec probe, runs it in the background after
 //      its initial delay and then once per period, and reports each result
-//      as a `probe` event: the command's argv without a shell, in the
-//      attempt directory, under `setsid timeout` (so the whole probe session
-//      is signalled at the timeout and killed after it exits), with
-//      SVCD_DISPATCH_ID and SVCD_SERVICE_PID in its environment.
+//      as a `probe` event. The command's argv runs without a shell, in the
+//      attempt directory, with SVCD_DISPATCH_ID and SVCD_SERVICE_PID set.
+//      It runs under `setsid timeout`, so the whole probe session is
+//      signalled at the timeout and killed after the command exits.
 //   5. Waits for the service in the foreground, so the launcher lives as long
 //      as the service. It then writes the exit file (exit code, or 128 +
 //      signal), stops whatever the service left in its process group, sends

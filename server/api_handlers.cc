@@ -469,11 +469,13 @@ Response HandleProbes(store::Store& store, const Request& request, const PathPar
     return StatusResponse(deploy.status(), SubjectOf(api::kKindServiceDeploy, params));
   }
   const std::string uid = api::MetaOf(*deploy).uid;
+
   StatusOr<int64_t> limit = IntParam(request, "limit", 50);
   if (!limit.ok()) return BadRequestResponse(limit.status().message());
   if (*limit < 1 || *limit > 1000) {
     return BadRequestResponse("limit " + std::to_string(*limit) + " is outside 1..1000");
   }
+
   std::string target;
   if (auto it = request.query.find("target"); it != request.query.end()) target = it->second;
   StatusOr<std::vector<store::TargetRecord>> targets = store.runtime().ListTargets(uid);
@@ -484,11 +486,15 @@ Response HandleProbes(store::Store& store, const Request& request, const PathPar
     return StatusResponse(UnknownTarget(params.at("name"), target, names),
                           SubjectOf(api::kKindServiceDeploy, params));
   }
+
   // Filtering by target happens here, so read enough for every target.
+  // NOTE: 16 times the limit is an estimate; when other targets wrote far
+  // more results, fewer than `limit` of this target come back.
   const int read = static_cast<int>(std::min<int64_t>(*limit * (target.empty() ? 1 : 16), 10000));
   StatusOr<std::vector<store::ProbeEventRecord>> recent =
       store.runtime().RecentProbeEvents(uid, read);
   if (!recent.ok()) return StatusResponse(recent.status());
+
   nlohmann::json items = nlohmann::json::array();
   for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
     if (!target.empty() && it->target != target) continue;

@@ -202,15 +202,15 @@ void PrintProbes(const ApiClient& client, const std::string& object_path) {
   }
   std::map<std::string, std::vector<nlohmann::json>> by_target;
   for (const auto& probe : (*probes)["items"]) {
-    std::vector<nlohmann::json>& kept = by_target[probe.value("target", "")];
-    kept.push_back(probe);
-    if (kept.size() > 3) kept.erase(kept.begin());
+    std::vector<nlohmann::json>& newest = by_target[probe.value("target", "")];
+    newest.push_back(probe);
+    if (newest.size() > 3) newest.erase(newest.begin());
   }
   std::cout << "\n";
   std::vector<std::vector<std::string>> rows = {
       {"  TARGET", "RESULT", "LATENCY", "AGE", "MESSAGE"}};
-  for (const auto& [target, kept] : by_target) {
-    for (const nlohmann::json& probe : kept) {
+  for (const auto& [target, newest] : by_target) {
+    for (const nlohmann::json& probe : newest) {
       rows.push_back({"  " + target, probe.value("passed", false) ? "passed" : "failed",
                       std::to_string(probe.value("latencyMs", int64_t{0})) + "ms",
                       FormatAge(probe.value("time", "")), probe.value("message", "")});

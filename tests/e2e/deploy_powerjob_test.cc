@@ -260,7 +260,7 @@ TEST_P(DeployPowerJobTest, SlowAnswerIsNeverResentV51) {
   EXPECT_EQ(lost, 2);
   EXPECT_THAT(StandinsUnder(temp_dir()), SizeIs(3));
   EXPECT_EQ(standin_->Instances().size(), 3u) << standin_->Instances().dump(2);
-  // The launchers reported after the lost answers, which shows that
+  // The launchers reported after the lost responses, which shows that
   // dispatch to the Host works.
   EXPECT_TRUE(WaitUntil([&] { return GetHost()["status"].value("dispatchReady", false); },
                         std::chrono::seconds(40)))
@@ -306,8 +306,8 @@ TEST_P(DeployPowerJobTest, BadPasswordFailsWithoutLeakingItV51) {
   EXPECT_EQ(standin_->Count("runJob"), 0);
 }
 
-// PowerJob down while a deploy is deleted: the stop cannot run, which a
-// Warning event and the Host's status say; once PowerJob is back, the
+// PowerJob down while a deploy is deleted: the stop cannot run, and a
+// Warning event and the Host's status show it. Once PowerJob is back, the
 // delete finishes and no process is left.
 TEST_P(DeployPowerJobTest, ServerDownDuringDeleteWarnsThenFinishesV51) {
   ApplyWithSvcctl(QuickstartYaml(Knobs()), "quickstart");

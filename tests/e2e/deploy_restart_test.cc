@@ -154,8 +154,8 @@ TEST_P(DeployRestartTest, TargetScopeRestartsOnlyTheDeadWorker) {
 }
 
 // kill -9 of a worker's launcher leaves the worker running without
-// reports. svcd says so, and once the worker dies it restarts it within a
-// few seconds instead of at the next 30 s recheck.
+// reports. svcd records a LauncherLost event, and once the worker dies it
+// restarts it within a few seconds instead of at the next 30 s recheck.
 TEST_P(DeployRestartTest, LostLauncherThenDeadServiceIsRestartedSoon) {
   DeployKnobs knobs;
   knobs.scope = "Target";
