@@ -511,7 +511,9 @@ Response HandleProbes(store::Store& store, const Request& request, const PathPar
       200, {{"apiVersion", api::kGroupVersion}, {"kind", "ProbeResultList"}, {"items", items}});
 }
 
-// GET .../servicedeploys/{name}/log: lines with seq > afterSeq.
+// GET .../servicedeploys/{name}/log: lines with seq > afterSeq, by target
+// rank and seq, at most one page; "more" says the page was cut. tail=N
+// keeps each target's newest N lines.
 Response HandleLog(store::Store& store, const Request& request, const PathParams& params) {
   StatusOr<api::Object> deploy =
       store.Get({api::kKindServiceDeploy, params.at("ns"), params.at("name")});
@@ -551,16 +553,22 @@ Response HandleLog(store::Store& store, const Request& request, const PathParams
     }
     attempt = latest->attempt - 1;
   }
-  constexpr int kPageLines = 10000;
-  StatusOr<std::vector<store::LogLine>> lines = store.runtime().ReadLogsFiltered(
-      uid, {.target = target, .after_seq = *after, .attempt = attempt, .since_ms = *since},
-      kPageLines);
+  if (*tail < -1) return BadRequestResponse("tail " + std::to_string(*tail) + " is below 0");
+  // One line more than a page is read to learn whether more follow.
+  constexpr int kPageLines = 5000;
+  StatusOr<std::vector<store::LogLine>> lines =
+      store.runtime().ReadLogsFiltered(uid,
+                                       {.target = target,
+                                        .after_seq = *after,
+                                        .attempt = attempt,
+                                        .since_ms = *since,
+                                        .tail = *tail},
+                                       kPageLines + 1);
   if (!lines.ok()) return StatusResponse(lines.status());
-  size_t first = 0;
-  if (*tail >= 0 && lines->size() > static_cast<size_t>(*tail)) first = lines->size() - *tail;
+  const bool more = lines->size() > static_cast<size_t>(kPageLines);
+  if (more) lines->pop_back();
   nlohmann::json items = nlohmann::json::array();
-  for (size_t i = first; i < lines->size(); ++i) {
-    const store::LogLine& line = (*lines)[i];
+  for (const store::LogLine& line : *lines) {
     items.push_back({{"seq", line.seq},
                      {"attempt", line.attempt},
                      {"target", line.target},
@@ -568,7 +576,8 @@ Response HandleLog(store::Store& store, const Request& request, const PathParams
                      {"content", line.content},
                      {"time", FormatTimeMs(line.time_ms)}});
   }
-  return JsonResponse(200, {{"kind", "LogLineList"}, {"items", items}, {"targets", names}});
+  return JsonResponse(
+      200, {{"kind", "LogLineList"}, {"items", items}, {"more", more}, {"targets", names}});
 }
 
 // POST .../servicedeploys/{name}/retry: gives FAILED and TIMEOUT targets a

@@ -116,6 +116,9 @@ struct LogFilter {
   int64_t after_seq = 0;  // only lines with seq > after_seq
   int attempt = 0;        // 0: every attempt
   int64_t since_ms = 0;   // only lines stored at or after this time; 0: any time
+  // -1: every line; N >= 0: only each target's newest N lines among those
+  // the other conditions select.
+  int64_t tail = -1;
 };
 
 // One target row of a deploy as an archive packs it, live or removed.
@@ -341,9 +344,11 @@ class RuntimeStore {
   // Log reading with a time filter, archives and retention.
 
   // Returns up to `limit` lines like ReadLogs, restricted further to lines
-  // stored at or after `filter.since_ms`. NotFound for an unknown named
-  // target; InvalidArgument (field "filter.since_ms" and the like) for a
-  // negative after_seq, attempt or since_ms, or a limit outside 1..10000.
+  // stored at or after `filter.since_ms` and, with `filter.tail`, to each
+  // target's newest lines. NotFound for an unknown named target;
+  // InvalidArgument (field "filter.since_ms" and the like) for a negative
+  // after_seq, attempt or since_ms, a tail below -1, or a limit outside
+  // 1..10000.
   virtual StatusOr<std::vector<LogLine>> ReadLogsFiltered(const std::string& deploy_uid,
                                                           const LogFilter& filter, int limit) = 0;
 

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "store/log_text.h"
 #include "store/sql_runtime_store.h"
@@ -53,21 +56,11 @@ bool TargetExists(soci::session& session, const std::string& deploy_uid, const s
   return count > 0;
 }
 
-// Appends the log lines that `query` selects to `lines`. Throws SOCI exceptions.
-void QueryLogLines(soci::session& session, LogQuery& query, std::vector<LogLine>& lines) {
-  LogLine line;
-  long long seq = 0, time = 0;
-  soci::statement statement(session);
-  statement.exchange(soci::into(seq));
-  statement.exchange(soci::into(line.attempt));
-  statement.exchange(soci::into(line.target));
-  statement.exchange(soci::into(line.source));
-  statement.exchange(soci::into(line.content));
-  statement.exchange(soci::into(time));
-
+// Returns the FROM and WHERE clauses that `query` selects, binding its
+// values to `statement` in order.
+std::string LogConditions(soci::statement& statement, LogQuery& query) {
   std::string sql =
-      "SELECT l.seq, l.attempt, t.target_name, l.source, l.content, l.ts FROM log_event l "
-      "JOIN svc_deploy_target t ON t.target_id = l.target_id "
+      " FROM log_event l JOIN svc_deploy_target t ON t.target_id = l.target_id "
       "WHERE l.deploy_id = :d AND l.seq > :s";
   statement.exchange(soci::use(query.deploy_uid));
   statement.exchange(soci::use(query.after_seq));
@@ -83,7 +76,23 @@ void QueryLogLines(soci::session& session, LogQuery& query, std::vector<LogLine>
     sql += " AND l.ts >= :w";
     statement.exchange(soci::use(query.since_ms));
   }
-  sql += " ORDER BY t.node_rank, l.seq LIMIT :l";
+  return sql;
+}
+
+// Appends the log lines that `query` selects to `lines`. Throws SOCI exceptions.
+void QueryLogLines(soci::session& session, LogQuery& query, std::vector<LogLine>& lines) {
+  LogLine line;
+  long long seq = 0, time = 0;
+  soci::statement statement(session);
+  statement.exchange(soci::into(seq));
+  statement.exchange(soci::into(line.attempt));
+  statement.exchange(soci::into(line.target));
+  statement.exchange(soci::into(line.source));
+  statement.exchange(soci::into(line.content));
+  statement.exchange(soci::into(time));
+
+  std::string sql = "SELECT l.seq, l.attempt, t.target_name, l.source, l.content, l.ts" +
+                    LogConditions(statement, query) + " ORDER BY t.node_rank, l.seq LIMIT :l";
   statement.exchange(soci::use(query.limit));
 
   statement.alloc();
@@ -267,6 +276,62 @@ StatusOr<std::vector<LogLine>> SqlRuntimeStore::ReadLogs(const std::string& depl
   return lines;
 }
 
+// Returns the seq of the `tail`-th newest line that `query` selects for
+// its one target, or nullopt when it selects fewer lines. Throws SOCI
+// exceptions.
+std::optional<long long> TailStart(soci::session& session, LogQuery& query, long long tail) {
+  long long seq = 0;
+  long long offset = tail - 1;
+  soci::indicator found = soci::i_null;
+  soci::statement statement(session);
+  statement.exchange(soci::into(seq, found));
+  std::string sql =
+      "SELECT l.seq" + LogConditions(statement, query) + " ORDER BY l.seq DESC LIMIT 1 OFFSET :o";
+  statement.exchange(soci::use(offset));
+  statement.alloc();
+  statement.prepare(sql);
+  statement.define_and_bind();
+  if (!statement.execute(true) || found != soci::i_ok) return std::nullopt;
+  return seq;
+}
+
+// Returns the names of the deploy's target rows, live and removed, by rank.
+std::vector<std::string> TargetNamesByRank(soci::session& session, const std::string& deploy_uid) {
+  std::vector<std::string> names;
+  std::string name;
+  long long rank = 0;
+  std::string bound = deploy_uid;
+  soci::statement statement =
+      (session.prepare << "SELECT target_name, MIN(node_rank) AS r FROM svc_deploy_target "
+                          "WHERE deploy_id = :d GROUP BY target_name ORDER BY r, target_name",
+       soci::into(name), soci::into(rank), soci::use(bound));
+  statement.execute();
+  while (statement.fetch()) names.push_back(name);
+  return names;
+}
+
+// Appends each target's newest `tail` lines that `query` selects, target by
+// target, until `query.limit` lines are read. Throws SOCI exceptions.
+void QueryLogTails(soci::session& session, const LogQuery& query, long long tail,
+                   std::vector<LogLine>& lines) {
+  if (tail == 0) return;
+  std::vector<std::string> names;
+  if (query.target.empty()) {
+    names = TargetNamesByRank(session, query.deploy_uid);
+  } else {
+    names.push_back(query.target);
+  }
+  for (const std::string& name : names) {
+    if (static_cast<long long>(lines.size()) >= query.limit) return;
+    LogQuery one = query;
+    one.target = name;
+    std::optional<long long> start = TailStart(session, one, tail);
+    if (start.has_value()) one.after_seq = *start - 1;
+    one.limit = query.limit - static_cast<long long>(lines.size());
+    QueryLogLines(session, one, lines);
+  }
+}
+
 StatusOr<std::vector<LogLine>> SqlRuntimeStore::ReadLogsFiltered(const std::string& deploy_uid,
                                                                  const LogFilter& filter,
                                                                  int limit) {
@@ -279,6 +344,9 @@ StatusOr<std::vector<LogLine>> SqlRuntimeStore::ReadLogsFiltered(const std::stri
   if (filter.since_ms < 0) {
     return FieldError("filter.since_ms", "must not be negative; 0 reads lines of any time");
   }
+  if (filter.tail < -1) {
+    return FieldError("filter.tail", "must be -1 (every line) or a count of 0 or more");
+  }
 
   LogQuery query{deploy_uid,     filter.target, filter.after_seq,
                  filter.attempt, limit,         filter.since_ms};
@@ -290,7 +358,11 @@ StatusOr<std::vector<LogLine>> SqlRuntimeStore::ReadLogsFiltered(const std::stri
           return Status::NotFound("target " + filter.target + " of deploy " + deploy_uid +
                                   " not found");
         }
-        QueryLogLines(session, query, lines);
+        if (filter.tail >= 0) {
+          QueryLogTails(session, query, filter.tail, lines);
+        } else {
+          QueryLogLines(session, query, lines);
+        }
         return Status::Ok();
       });
   if (!status.ok()) return status;

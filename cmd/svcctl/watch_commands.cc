@@ -198,8 +198,6 @@ void PrintLines(const nlohmann::json& page, bool prefix, std::map<std::string, i
   std::cout.flush();
 }
 
-// The lines one log request returns at most (the server's page).
-constexpr size_t kLogPageLines = 10000;
 // Follow polls this often, and backs off from it up to the cap while svcd
 // cannot be reached.
 constexpr std::chrono::milliseconds kFollowPoll{500};
@@ -292,7 +290,7 @@ class LogFollower {
       }
       if (!page.ok()) return page.status();
       PrintLines(*page, prefix_, last);
-      if ((*page)["items"].size() >= kLogPageLines) drained = false;
+      if (page->value("more", false)) drained = false;
       // Targets added since (more workers) are followed from their start.
       if (prefix_ && page->contains("targets")) {
         for (const auto& name : (*page)["targets"]) last.emplace(name.get<std::string>(), 0);
@@ -335,6 +333,33 @@ Status ValidateLogFlags(const LogFlags& flags) {
   return Status::Ok();
 }
 
+// Returns the query of one log request: lines after `after_seq`, of
+// `target` (every target when empty), with --tail when `with_tail`.
+std::string LogQuery(const LogFlags& flags, const std::string& since, int64_t after_seq,
+                     const std::string& target, bool with_tail) {
+  std::string query = "?afterSeq=" + std::to_string(after_seq) + since;
+  if (!target.empty()) query += "&target=" + UrlEncode(target);
+  if (with_tail && flags.tail >= 0) query += "&tail=" + std::to_string(flags.tail);
+  if (flags.previous) query += "&previous=true";
+  return query;
+}
+
+// Prints one target's selected lines, asking for page after page until
+// svcd says none are left.
+Status PrintTargetLog(const ApiClient& client, const std::string& base, const LogFlags& flags,
+                      const std::string& since, const std::string& target,
+                      std::map<std::string, int64_t>& last) {
+  int64_t after = flags.since_seq;
+  for (bool first = true;; first = false) {
+    StatusOr<nlohmann::json> page =
+        CallJson(client, "GET", base + LogQuery(flags, since, after, target, first));
+    if (!page.ok()) return page.status();
+    PrintLines(*page, flags.node.empty(), last);
+    if (!page->value("more", false) || (*page)["items"].empty()) return Status::Ok();
+    after = (*page)["items"].back().value("seq", after);
+  }
+}
+
 int RunLogs(const GlobalOptions& global, const LogFlags& flags) {
   StatusOr<std::pair<KindInfo, std::string>> target = ResolveKindSlashName(flags.target);
   if (!target.ok()) return PrintError(target.status());
@@ -350,27 +375,33 @@ int RunLogs(const GlobalOptions& global, const LogFlags& flags) {
   const ApiClient client = MakeClient(global);
   const std::string base =
       ObjectPath(target->first, EffectiveNamespace(global), target->second) + "/log";
-  std::string query = "?afterSeq=" + std::to_string(flags.since_seq) + *since;
-  if (!flags.node.empty()) query += "&target=" + UrlEncode(flags.node);
-  if (flags.tail >= 0) query += "&tail=" + std::to_string(flags.tail);
-  if (flags.previous) query += "&previous=true";
-  StatusOr<nlohmann::json> page = CallJson(client, "GET", base + query);
+  const bool prefix = flags.node.empty();
+  StatusOr<nlohmann::json> page =
+      CallJson(client, "GET", base + LogQuery(flags, *since, flags.since_seq, flags.node, true));
   if (!page.ok()) return PrintError(page.status());
-  std::map<std::string, int64_t> last;  // per target: the highest seq printed
-  PrintLines(*page, flags.node.empty(), last);
-  if (!flags.follow) return 0;
-
-  // Follow each target from the last line printed. When --tail, --since or
-  // --since-seq hid lines, a target without printed lines starts after its
-  // newest stored line, so hidden lines stay hidden. NOTE: the server
-  // applies tail to the first 10000 lines after afterSeq, so for a longer
-  // log that start is too early.
   std::vector<std::string> targets;
-  if (!flags.node.empty()) {
+  if (!prefix) {
     targets.push_back(flags.node);
   } else if (page->contains("targets")) {
     for (const auto& name : (*page)["targets"]) targets.push_back(name.get<std::string>());
   }
+  std::map<std::string, int64_t> last;  // per target: the highest seq printed
+  if (!page->value("more", false)) {
+    PrintLines(*page, prefix, last);
+  } else {
+    // The page was cut: read the targets one at a time, page by page, so
+    // each line is printed once and in order. NOTE: this reads live
+    // targets only; a removed target's lines are left out here.
+    for (const std::string& name : targets) {
+      Status read = PrintTargetLog(client, base, flags, *since, name, last);
+      if (!read.ok()) return PrintError(read);
+    }
+  }
+  if (!flags.follow) return 0;
+
+  // Follow each target from the last line printed. When --tail, --since or
+  // --since-seq hid lines, a target without printed lines starts after its
+  // newest stored line, so hidden lines stay hidden.
   for (const std::string& name : targets) {
     if (last.count(name) > 0) continue;
     StatusOr<nlohmann::json> newest =

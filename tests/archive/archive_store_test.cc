@@ -65,6 +65,47 @@ TEST_P(ArchiveStoreTest, ReadLogsFilteredKeepsLinesSinceTime) {
   EXPECT_TRUE(lines->empty());
 }
 
+TEST_P(ArchiveStoreTest, ReadLogsFilteredTailKeepsEachTargetsNewestLines) {
+  AddLines("master", 30, "early");
+  AddLines("worker-0", 4, "early");
+  now_ms_ += 5000;
+  const int64_t since = now_ms_.load();
+  AddLines("master", 3, "late");
+
+  // The newest lines of every target, read past the first lines a plain
+  // read with the same limit would return.
+  StatusOr<std::vector<store::LogLine>> lines =
+      runtime().ReadLogsFiltered(deploy_, {.tail = 2}, 10);
+  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
+  ASSERT_EQ(lines->size(), 4u);
+  EXPECT_EQ((*lines)[0].target, "master");
+  EXPECT_EQ((*lines)[0].seq, 32);
+  EXPECT_EQ((*lines)[1].content, "late-3");
+  EXPECT_EQ((*lines)[2].target, "worker-0");
+  EXPECT_EQ(Seqs({lines->begin() + 2, lines->end()}), Range(3, 4));
+
+  // With other conditions the tail counts only the lines they select.
+  lines =
+      runtime().ReadLogsFiltered(deploy_, {.target = "master", .since_ms = since, .tail = 5}, 100);
+  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
+  EXPECT_EQ(Seqs(*lines), Range(31, 33));
+  lines =
+      runtime().ReadLogsFiltered(deploy_, {.target = "master", .after_seq = 10, .tail = 50}, 100);
+  ASSERT_TRUE(lines.ok());
+  EXPECT_EQ(Seqs(*lines), Range(11, 33));
+
+  // The limit still caps the whole read, and tail 0 selects nothing.
+  lines = runtime().ReadLogsFiltered(deploy_, {.tail = 20}, 22);
+  ASSERT_TRUE(lines.ok());
+  ASSERT_EQ(lines->size(), 22u);
+  EXPECT_EQ(lines->front().seq, 14);
+  EXPECT_EQ(lines->back().target, "worker-0");
+  EXPECT_EQ(lines->back().seq, 2);
+  lines = runtime().ReadLogsFiltered(deploy_, {.tail = 0}, 25);
+  ASSERT_TRUE(lines.ok());
+  EXPECT_TRUE(lines->empty());
+}
+
 TEST_P(ArchiveStoreTest, ReadLogsFilteredRejectsInvalidFilter) {
   StatusOr<std::vector<store::LogLine>> lines =
       runtime().ReadLogsFiltered(deploy_, {.since_ms = -1}, 100);
@@ -72,6 +113,9 @@ TEST_P(ArchiveStoreTest, ReadLogsFilteredRejectsInvalidFilter) {
   ASSERT_EQ(lines.status().causes().size(), 1u);
   EXPECT_EQ(lines.status().causes()[0].field, "filter.since_ms");
   EXPECT_EQ(runtime().ReadLogsFiltered(deploy_, {}, 0).status().code(), Code::kInvalidArgument);
+  lines = runtime().ReadLogsFiltered(deploy_, {.tail = -2}, 100);
+  ASSERT_EQ(lines.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(lines.status().causes().at(0).field, "filter.tail");
   EXPECT_EQ(runtime().ReadLogsFiltered(deploy_, {.target = "worker-9"}, 10).status().code(),
             Code::kNotFound);
 }
