@@ -380,7 +380,64 @@ void Archiver::Prune(const std::string& deploy_uid) {
   }
 }
 
+namespace {
+
+// Returns whether `name` is a temporary file of an archive run: the
+// archive or a target's spooled log, "." first and ".tmp" last.
+bool IsRunTempFile(const std::string& name) {
+  return name.size() > 5 && name.front() == '.' && name.ends_with(".tmp");
+}
+
+// Returns whether `text` has the form of the archive ids NewUuid makes.
+bool IsUuidText(const std::string& text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    const char c = text[i];
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+StatusOr<int> Archiver::RemoveStaleFiles() {
+  std::lock_guard lock(run_mutex_);
+  const fs::path root = fs::path(options_.data_dir) / "archives";
+  const auto oldest = fs::file_time_type::clock::now() - options_.stale_file_age;
+  int removed = 0;
+  try {
+    if (!fs::exists(root)) return 0;
+    for (const fs::directory_entry& folder : fs::directory_iterator(root)) {
+      if (!folder.is_directory()) continue;
+      for (const fs::directory_entry& entry : fs::directory_iterator(folder.path())) {
+        const std::string name = entry.path().filename().string();
+        if (!entry.is_regular_file() || entry.last_write_time() > oldest) continue;
+        const std::string id = name.ends_with(".tar.gz") ? name.substr(0, name.size() - 7) : "";
+        if (IsUuidText(id)) {
+          StatusOr<store::ArchiveRecord> record = store_.runtime().GetArchive(id);
+          if (record.ok()) continue;
+          if (record.status().code() != Code::kNotFound) return record.status();
+        } else if (!IsRunTempFile(name)) {
+          continue;  // not a file an archive run writes
+        }
+        std::error_code ec;
+        if (!fs::remove(entry.path(), ec)) continue;
+        spdlog::warn("removed {}: an archive run left it unrecorded, and it is older than {} s",
+                     entry.path().string(), options_.stale_file_age.count());
+        ++removed;
+      }
+    }
+  } catch (const fs::filesystem_error& e) {
+    return Status::Internal("cannot list the files under " + root.string() + ": " + e.what());
+  }
+  return removed;
+}
+
 Status Archiver::SweepRetention() {
+  StatusOr<int> stale = RemoveStaleFiles();
+  if (!stale.ok())
+    spdlog::warn("removing stale archive files failed: {}", stale.status().ToString());
   store::LogRetention trigger = options_.retention;
   trigger.max_lines += std::max<int64_t>(
       1, static_cast<int64_t>(static_cast<double>(trigger.max_lines) * options_.retention_slack));
@@ -405,6 +462,7 @@ Status Archiver::SweepRetention() {
     }
     Prune(uid);
   }
+  if (first_error.ok() && !stale.ok()) return stale.status();
   return first_error;
 }
 

@@ -14,8 +14,10 @@
 //   history/TARGET/...   earlier scripts and env files recorded as artifacts
 //
 // A crash leaves no half archive recorded: the file is written under a
-// temporary name, flushed, renamed, and only then recorded. NOTE: a crash
-// between the rename and the record leaves an unrecorded file behind.
+// temporary name, flushed, renamed, and only then recorded. The files a
+// crash leaves behind (temporary files, and a renamed file whose record was
+// never written) are removed by the retention sweep once they are older
+// than `stale_file_age`.
 //
 // Thread-safety: every method may be called from several threads; archive
 // runs of one Archiver take turns.
@@ -52,6 +54,11 @@ struct ArchiverOptions {
   // The clock for file times and names, in milliseconds since the Unix
   // epoch. Default: the system clock.
   std::function<int64_t()> now_ms;
+  // Unrecorded files in the archives folder older than this, by their
+  // modification time on the system clock, are left over from a crash.
+  // A run records its file within moments of the rename, so a younger
+  // file may still be on its way to its record.
+  std::chrono::seconds stale_file_age{600};
 };
 
 class Archiver {
@@ -75,11 +82,18 @@ class Archiver {
   StatusOr<store::ArchiveRecord> ArchiveDeploy(const std::string& deploy_uid,
                                                const std::string& reason);
 
-  // Runs one retention pass: each deploy with a target over the bound plus
+  // Runs one retention pass: removes the files a crash left behind (see
+  // RemoveStaleFiles), then each deploy with a target over the bound plus
   // the slack gets an archive of its lines that no archive holds yet, and
-  // then its archived rows past the bound are deleted. Returns the first
-  // error after trying every deploy.
+  // its archived rows past the bound are deleted. Returns the first error
+  // after trying every deploy.
   Status SweepRetention();
+
+  // Removes the files in DATA_DIR/archives/*/ older than `stale_file_age`
+  // that no archive run will finish: temporary files, and .tar.gz files
+  // whose id has no archive record. Returns the number removed; Internal
+  // when the folder cannot be read, or the store's error.
+  StatusOr<int> RemoveStaleFiles();
 
   // Starts a thread that runs SweepRetention every `interval` until
   // StopRetentionSweep or the destructor. Errors are logged. Calling it

@@ -310,4 +310,21 @@ std::string Md5Hex(std::string_view bytes) { return DigestHex(EVP_md5(), bytes);
 
 std::string Sha256Hex(std::string_view bytes) { return DigestHex(EVP_sha256(), bytes); }
 
+StatusOr<std::string> Md5HexOfFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot open " + path + ": " + std::strerror(errno));
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(context.get(), EVP_md5(), nullptr);
+  std::vector<char> block(64 * 1024);
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    EVP_DigestUpdate(context.get(), block.data(), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return Status::Internal("reading " + path + " failed");
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context.get(), digest, &length);
+  return Hex(digest, length);
+}
+
 }  // namespace svcd::archive

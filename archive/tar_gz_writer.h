@@ -90,6 +90,11 @@ class Sha256Digest {
 std::string Md5Hex(std::string_view bytes);
 std::string Sha256Hex(std::string_view bytes);
 
+// Returns the lowercase hex MD5 of the file at `path`, read in 64 KiB
+// blocks, so memory use does not grow with the file size. NotFound when the file
+// cannot be opened; Internal when a read fails.
+StatusOr<std::string> Md5HexOfFile(const std::string& path);
+
 }  // namespace svcd::archive
 
 #endif  // SVCD_ARCHIVE_TAR_GZ_WRITER_H_

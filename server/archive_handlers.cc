@@ -4,10 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <ctime>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
-#include <sstream>
 
 #include "api/codec.h"
 #include "api/types.h"
@@ -146,23 +144,22 @@ class ArchiveRoutes {
     StatusOr<std::string> path = archiver_->LocalPath(*archive);
     if (!path.ok()) return StatusResponse(path.status());
 
-    std::ifstream in(*path, std::ios::binary);
-    if (!in) {
+    // A damaged file is an error, never a silent download. The file is read
+    // twice, to check it and to send it, so memory use does not grow with its size.
+    StatusOr<std::string> md5 = archive::Md5HexOfFile(*path);
+    if (md5.status().code() == Code::kNotFound) {
+      spdlog::error("archive={} file={} is missing: {}", id, *path, md5.status().ToString());
       return StatusResponse(
           Status::NotFound("archive " + id + " is recorded but its file " + *path + " is missing"));
     }
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
+    if (!md5.ok()) return StatusResponse(md5.status());
     Response response;
-    response.body = bytes.str();
-
-    // A damaged file is an error, never a silent download.
-    const std::string md5 = archive::Md5Hex(response.body);
-    if (md5 != archive->md5) {
-      spdlog::error("archive={} file={} has MD5 {} but {} was recorded", id, *path, md5,
+    response.body_file = *path;
+    if (*md5 != archive->md5) {
+      spdlog::error("archive={} file={} has MD5 {} but {} was recorded", id, *path, *md5,
                     archive->md5);
       return StatusResponse(Status::Internal("archive " + id + " is damaged: its file has MD5 " +
-                                             md5 + " but " + archive->md5 + " was recorded"));
+                                             *md5 + " but " + archive->md5 + " was recorded"));
     }
 
     response.content_type = "application/gzip";

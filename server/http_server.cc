@@ -16,11 +16,13 @@
 
 #include "server/http_server.h"
 
+#include <cpprest/filestream.h>
 #include <cpprest/http_listener.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -53,6 +55,19 @@ std::string NewRequestId() {
 std::string ToLower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
+}
+
+// Opens `path` for a streamed response body and returns its size.
+StatusOr<uint64_t> OpenBodyFile(const std::string& path, concurrency::streams::istream& stream) {
+  std::error_code error;
+  const uintmax_t bytes = std::filesystem::file_size(path, error);
+  if (error) return Status::NotFound("cannot stat " + path + ": " + error.message());
+  try {
+    stream = concurrency::streams::file_stream<uint8_t>::open_istream(path).get();
+  } catch (const std::exception& e) {
+    return Status::NotFound("cannot open " + path + ": " + e.what());
+  }
+  return static_cast<uint64_t>(bytes);
 }
 
 Response TextResponse(int status, std::string body) {
@@ -549,6 +564,19 @@ void HttpServer::Impl::Reply(const std::shared_ptr<Exchange>& exchange, Response
                              bool close_connection) {
   if (exchange->replied.exchange(true)) return;
   const Request& request = exchange->request;
+  concurrency::streams::istream file_body;
+  uint64_t file_bytes = 0;
+  if (!response.body_file.empty()) {
+    StatusOr<uint64_t> opened = OpenBodyFile(response.body_file, file_body);
+    if (opened.ok()) {
+      file_bytes = *opened;
+    } else {
+      spdlog::error("http request id={}: cannot send {}: {}", request.request_id,
+                    response.body_file, opened.status().ToString());
+      response =
+          StatusResponse(Status::Internal("cannot read the response file; see the server log"));
+    }
+  }
   try {
     http::http_response out(static_cast<http::status_code>(response.status));
     for (const auto& [name, value] : response.headers) {
@@ -563,7 +591,11 @@ void HttpServer::Impl::Reply(const std::shared_ptr<Exchange>& exchange, Response
     }
     out.headers().add("X-Request-Id", request.request_id);
     if (close_connection) out.headers().add(http::header_names::connection, "close");
-    out.set_body(std::vector<unsigned char>(response.body.begin(), response.body.end()));
+    if (file_body.is_valid()) {
+      out.set_body(file_body, file_bytes);
+    } else {
+      out.set_body(std::vector<unsigned char>(response.body.begin(), response.body.end()));
+    }
     if (response.content_type.empty()) {
       out.headers().remove(http::header_names::content_type);
     } else {
@@ -571,12 +603,13 @@ void HttpServer::Impl::Reply(const std::shared_ptr<Exchange>& exchange, Response
     }
     // The continuation keeps the exchange, and so the in-flight count, until
     // the response is written, so that Stop never cuts a reply short.
-    exchange->http.reply(out).then([exchange](pplx::task<void> sent) {
+    exchange->http.reply(out).then([exchange, file_body](pplx::task<void> sent) {
       try {
         sent.get();
       } catch (...) {
         // The client closed the connection; the reply is dropped.
       }
+      if (file_body.is_valid()) file_body.close().wait();
     });
   } catch (const std::exception& e) {
     spdlog::debug("http request id={}: reply failed: {}", request.request_id, e.what());

@@ -236,6 +236,52 @@ TEST_P(ArchiveE2eTest, DamagedArchiveFileFailsLoudly) {
   const CommandResult ctl = Ctl({"archive", "--uid", record.value("deployUid", ""), "-o", out});
   EXPECT_EQ(ctl.exit_code, 1);
   EXPECT_FALSE(std::filesystem::exists(out));
+
+  // A recorded archive whose file is gone is a 404 that names the file.
+  std::filesystem::remove(path);
+  const HttpReply gone = Get(record.value("downloadPath", ""));
+  EXPECT_EQ(gone.status, 404) << gone.Describe();
+  EXPECT_THAT(gone.body, HasSubstr("is missing"));
+}
+
+TEST_P(ArchiveE2eTest, LargeArchiveDownloadsWhole) {
+  // 12,500 base64 lines of random bytes per target: an archive of several
+  // MB that gzip cannot shrink much, sent in many blocks from disk.
+  DeployKnobs knobs;
+  knobs.prefix_before = "head -c 1500000 /dev/urandom | base64 -w 160; ";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  TrackTargets(WaitReady("quickstart"));
+  CommandResult logs;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        logs = Ctl({"logs", "sd/quickstart", "--target", "worker-1"});
+        size_t full = 0;
+        for (const std::string& line : SplitLines(logs.out)) full += line.size() == 160;
+        return full == 12500;
+      },
+      std::chrono::seconds(60)))
+      << logs.err;
+
+  const std::string file = (temp_dir() / "large.tar.gz").string();
+  const CommandResult archived = Ctl({"archive", "sd/quickstart", "-o", file});
+  ASSERT_EQ(archived.exit_code, 0) << archived.out << archived.err;
+  const std::string bytes = ReadFile(file);
+  EXPECT_GT(bytes.size(), 4'000'000u);
+  const std::string uid = Get(DeployPath()).Json()["metadata"].value("uid", "");
+  const HttpReply list = Get(std::string(kApiPrefix) + "/archives?uid=" + uid);
+  ASSERT_EQ(list.status, 200) << list.Describe();
+  const nlohmann::json record = list.Json()["items"].at(0);
+  EXPECT_EQ(Md5Hex(bytes), record.value("md5", ""));
+  EXPECT_EQ(static_cast<int64_t>(bytes.size()), record.value("bytes", int64_t{0}));
+
+  HttpReply download = Get(record.value("downloadPath", ""));
+  ASSERT_EQ(download.status, 200) << download.status;
+  EXPECT_EQ(download.headers["content-length"], std::to_string(bytes.size()));
+  EXPECT_TRUE(download.body == bytes);
+  const CommandResult master = RunCommand(
+      {"sh", "-c", "tar -xzOf \"$0\" --wildcards '*/logs/master.log' | wc -l", file}, kToolEnv);
+  ASSERT_EQ(master.exit_code, 0) << master.err;
+  EXPECT_GE(std::stoi(master.out), 12500);
 }
 
 TEST_P(ArchiveE2eTest, LogsPreviousAndSinceReturnTheRightLines) {

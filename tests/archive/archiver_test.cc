@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -236,6 +238,48 @@ TEST_P(ArchiverTest, FailedRecordLeavesNoArchiveBehind) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM log_archive"), 0);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM svc_artifact"), 0);
   EXPECT_EQ(AllLines("master").size(), 3u);
+}
+
+TEST_P(ArchiverTest, SweepRemovesOnlyStaleUnrecordedFiles) {
+  AddLines("master", 3);
+  archive::Archiver archiver(*store_, Options());
+  StatusOr<store::ArchiveRecord> recorded = archiver.ArchiveDeploy(deploy_, "kept");
+  ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
+  const std::string recorded_name = recorded->archive_id + ".tar.gz";
+
+  // What a crash leaves: a renamed file without its record, and the
+  // temporary files of a run. Young files and files of other shapes stay.
+  const fs::path folder = data_dir_ / "archives" / deploy_;
+  const std::string orphan = "0b7f3a52-6c1e-4d6a-9e3f-2a4b5c6d7e8f.tar.gz";
+  const std::vector<std::string> stale = {orphan, ".0b7f3a52.tar.gz.tmp",
+                                          ".0b7f3a52.master.log.tmp"};
+  const std::vector<std::string> kept = {"notes.tar.gz", "README", ".hidden"};
+  const auto hour_ago = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  for (const std::string& name : stale) std::ofstream(folder / name) << "x";
+  for (const std::string& name : kept) std::ofstream(folder / name) << "x";
+  for (const auto& entry : fs::directory_iterator(folder)) fs::last_write_time(entry, hour_ago);
+  const std::string young = "1c8e4b63-7d2f-4e7b-8f40-3b5c6d7e8f90.tar.gz";
+  std::ofstream(folder / young) << "x";
+
+  StatusOr<int> removed = archiver.RemoveStaleFiles();
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 3);
+  std::vector<std::string> left = ArchiveFiles();
+  std::sort(left.begin(), left.end());
+  std::vector<std::string> expected = kept;
+  expected.push_back(young);
+  expected.push_back(recorded_name);
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(left, expected);
+
+  // The retention sweep runs the same removal.
+  fs::last_write_time(folder / young, hour_ago);
+  EXPECT_TRUE(archiver.SweepRetention().ok());
+  EXPECT_FALSE(fs::exists(folder / young));
+  EXPECT_TRUE(fs::exists(folder / recorded_name));
+  StatusOr<int> again = archiver.RemoveStaleFiles();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
 }
 
 TEST_P(ArchiverTest, LocalPathStaysInsideTheDataDir) {
