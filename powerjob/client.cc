@@ -323,6 +323,8 @@ StatusOr<Client::Auth> Client::Authenticate(uint64_t stale_generation) {
   return auth_;
 }
 
+Status Client::CheckAccess() { return Authenticate(0).status(); }
+
 StatusOr<json> Client::Call(const Operation& operation, const RequestBuilder& build) {
   StatusOr<json> result = CallAuthenticated(operation, build);
   if (options_.on_result) {

@@ -121,6 +121,12 @@ class Client {
   StatusOr<int> FetchInstanceStatus(int64_t instance_id);
   StatusOr<InstanceInfo> FetchInstanceInfo(int64_t instance_id);
 
+  // Authenticates now unless a call has done so already, so that a wrong
+  // app name or password shows at start. Unauthenticated when PowerJob
+  // rejects the credentials; Unavailable and the like when no server
+  // answers.
+  Status CheckAccess();
+
   // The profile in use: the configured one, or, with kAuto, the detected one
   // once a call has authenticated (kAuto before that).
   Profile profile() const;

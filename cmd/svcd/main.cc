@@ -244,6 +244,21 @@ int Serve(Flags flags) {
   std::unique_ptr<svcd::powerjob::PowerJobExecutor> powerjob;
   svcd::store::RuntimeStore& runtime = (*store)->runtime();
   if (*powerjob_client) {
+    // Wrong credentials are a mistake to fix now; a server that does not
+    // answer yet may come back, and dispatches retry until it does.
+    svcd::Status access = (*powerjob_client)->CheckAccess();
+    if (access.code() == svcd::Code::kUnauthenticated) {
+      return Fail(svcd::Status::Unauthenticated(
+          access.message() + " (given by --powerjob-app and --powerjob-password-file or " +
+          "SVCD_POWERJOB_PASSWORD)"));
+    }
+    if (!access.ok()) {
+      spdlog::warn(
+          "PowerJob cannot be reached at start ({}); dispatches to PowerJob Hosts "
+          "fail and retry until it answers",
+          access.ToString());
+    }
+
     svcd::powerjob::PowerJobExecutorOptions options;
     options.remote_run_root = flags.powerjob_run_root;
     options.record_instance = [&runtime](const std::string& dispatch_id, int64_t instance_id) {

@@ -41,9 +41,7 @@ class DeployPowerJobTest : public DeployE2eTest {
                           "--powerjob-app",      powerjob::testing::kApp,
                           "--powerjob-version",  standin.profile,
                           "--powerjob-run-root", (temp_dir() / "remote-run").string()};
-    const bool bad_password = name.find("BadPassword") != std::string::npos;
-    options.extra_env = {std::string("SVCD_POWERJOB_PASSWORD=") +
-                         (bad_password ? "wrong-password-in-test" : powerjob::testing::kPassword)};
+    options.extra_env = {std::string("SVCD_POWERJOB_PASSWORD=") + powerjob::testing::kPassword};
     if (name.find("SlowAnswer") != std::string::npos) {
       options.extra_args.insert(options.extra_args.end(), {"--powerjob-timeout-seconds", "1"});
     }
@@ -290,10 +288,11 @@ TEST_P(DeployPowerJobTest, ServerDownFailsDispatchesThenRetryConvergesV51) {
   EXPECT_EQ(GetHost()["status"].value("dispatchReady", false), true);
 }
 
-// Wrong credentials: the dispatch fails naming the authentication error,
-// and the password appears in no message or log line.
-TEST_P(DeployPowerJobTest, BadPasswordFailsWithoutLeakingItV51) {
-  standin_->SetFaults({{"openapi-auth", true}});
+// A password changed on the server while svcd runs: the dispatch fails
+// naming the authentication error, and the old password appears in no
+// message or log line.
+TEST_P(DeployPowerJobTest, ChangedPasswordFailsWithoutLeakingItV51) {
+  standin_->SetFaults({{"openapi-auth", true}, {"password", "changed-on-the-server"}});
   DeployKnobs knobs = Knobs();
   knobs.max_retries = 0;
   ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
@@ -302,7 +301,29 @@ TEST_P(DeployPowerJobTest, BadPasswordFailsWithoutLeakingItV51) {
   const std::string message = Targets(deploy).at("master").value("message", "");
   EXPECT_THAT(message, HasSubstr("PowerJob"));
   const std::string everything = deploy.dump() + GetHost().dump() + server().Log();
-  EXPECT_EQ(everything.find("wrong-password-in-test"), std::string::npos);
+  EXPECT_EQ(everything.find(powerjob::testing::kPassword), std::string::npos);
+  EXPECT_EQ(standin_->Count("runJob"), 0);
+}
+
+// Wrong credentials at start: svcd exits at once with the authentication
+// error and the flags that set the credentials, without the password.
+TEST_P(DeployPowerJobTest, BadPasswordStopsSvcdAtStartV51) {
+  SvcdOptions options = this->options();
+  options.store_url = "sqlite:" + (temp_dir() / "second.db").string();
+  options.store_password.clear();
+  options.data_dir = (temp_dir() / "second").string();
+  for (std::string& entry : options.extra_env) {
+    if (entry.rfind("SVCD_POWERJOB_PASSWORD=", 0) == 0) {
+      entry = "SVCD_POWERJOB_PASSWORD=wrong-password-in-test";
+    }
+  }
+  SvcdServer second;
+  const std::string failed = second.Start(options, std::chrono::seconds(20));
+  ASSERT_NE(failed, "");
+  EXPECT_FALSE(second.Running());
+  EXPECT_THAT(failed, HasSubstr("Unauthenticated"));
+  EXPECT_THAT(failed, HasSubstr("--powerjob-password-file"));
+  EXPECT_EQ(failed.find("wrong-password-in-test"), std::string::npos) << failed;
   EXPECT_EQ(standin_->Count("runJob"), 0);
 }
 
