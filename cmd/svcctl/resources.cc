@@ -96,9 +96,15 @@ StatusOr<int64_t> ParseDurationMs(const std::string& text) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) digits++;
   const std::string unit = text.substr(digits);
-  if (digits == 0 || digits > 9) {
+  if (digits == 0) {
     return Status::InvalidArgument("invalid duration \"" + text +
                                    "\": use a number with a unit, such as 30s, 5m or 1h");
+  }
+  // Nine digits of hours stay far below the int64 range in milliseconds.
+  if (digits > 9) {
+    return Status::InvalidArgument("invalid duration \"" + text +
+                                   "\": the number has more than 9 digits; use at most "
+                                   "999999999 of a unit, such as 24h");
   }
   const int64_t value = std::stoll(text.substr(0, digits));
   if (unit == "ms") return value;

@@ -147,6 +147,7 @@ int RunWait(const GlobalOptions& global, const WaitFlags& flags) {
   const std::string ref = target->first.singular + "/" + target->second;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*timeout_ms);
   std::string last_progress;
+  std::string unreachable;  // the error of the last poll while svcd cannot be reached
   int stalled_polls = 0;
   while (true) {
     StatusOr<nlohmann::json> object = CallJson(client, "GET", path);
@@ -157,6 +158,10 @@ int RunWait(const GlobalOptions& global, const WaitFlags& flags) {
     if (!object.ok() && object.status().code() != Code::kUnavailable) {
       return PrintError(object.status());
     }
+    if (!object.ok() && unreachable.empty()) {
+      std::cerr << "svcctl: " << object.status().message() << "; trying again until the timeout\n";
+    }
+    unreachable = object.ok() ? "" : object.status().message();
     if (object.ok() && !for_delete) {
       if (TrueCondition(*object, *condition) != nullptr) {
         std::cout << ref << " condition met: " << *condition << "\n";
@@ -178,8 +183,13 @@ int RunWait(const GlobalOptions& global, const WaitFlags& flags) {
       }
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      std::cerr << "error: timed out after " << flags.timeout << " waiting for " << ref
-                << (for_delete ? " to be deleted" : " condition " + *condition) << "\n";
+      // A bare number means seconds.
+      const bool bare = flags.timeout.find_first_not_of("0123456789") == std::string::npos;
+      std::cerr << "error: timed out after " << flags.timeout << (bare ? "s" : "")
+                << " waiting for " << ref
+                << (for_delete ? " to be deleted" : " condition " + *condition);
+      if (!unreachable.empty()) std::cerr << " (" << unreachable << ")";
+      std::cerr << "\n";
       return 1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -580,7 +590,6 @@ void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
   });
 
   CLI::App* rollout = app.add_subcommand("rollout", "Manage the rollout of a deploy");
-  rollout->require_subcommand(1);
   auto restart_object = std::make_shared<std::vector<std::string>>();
   CLI::App* restart = rollout->add_subcommand(
       "restart", "Restart every target in startup order, picking up template and Host changes");
@@ -588,6 +597,28 @@ void AddWatchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
   registry.Add(restart, [&global, restart_object] {
     return RunDeployAction(global, JoinObject(*restart_object), "restart", "",
                            [](const nlohmann::json&) { return std::string("restarting"); });
+  });
+
+  auto status_flags = std::make_shared<WaitFlags>();
+  status_flags->timeout = "10m";
+  auto status_object = std::make_shared<std::vector<std::string>>();
+  CLI::App* status = rollout->add_subcommand(
+      "status",
+      "Wait until the deploy is Ready, printing its progress (wait --for=condition=Ready)");
+  AddObject(status, status_object, "sd/NAME")->required();
+  status->add_option("--timeout", status_flags->timeout, "Give up after this long, such as 10m")
+      ->capture_default_str();
+  registry.Add(status, [&global, status_flags, status_object] {
+    status_flags->target = JoinObject(*status_object);
+    return RunWait(global, *status_flags);
+  });
+
+  // Registered last, so it runs only when no rollout subcommand was parsed.
+  // svcctl's main names an unknown word after "rollout" before this runs.
+  registry.Add(rollout, [] {
+    return PrintError(Status::InvalidArgument(
+        "missing rollout subcommand: use svcctl rollout restart sd/NAME or svcctl rollout "
+        "status sd/NAME"));
   });
 }
 

@@ -39,6 +39,9 @@ TEST_P(DeployRestartTest, QuickstartBecomesReady) {
   const CommandResult waited =
       Svcctl({"wait", "sd/quickstart", "--for=condition=Ready", "--timeout", "30s"});
   EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  const CommandResult rollout = Svcctl({"rollout", "status", "sd/quickstart"});
+  EXPECT_EQ(rollout.exit_code, 0) << rollout.out << rollout.err;
+  EXPECT_EQ(rollout.out, "servicedeploy/quickstart condition met: Ready\n");
   const nlohmann::json deploy = WaitReady("quickstart");
   const TargetMap targets = Targets(deploy);
   ASSERT_THAT(targets, SizeIs(3));

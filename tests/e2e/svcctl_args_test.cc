@@ -179,6 +179,33 @@ TEST_P(SvcctlArgsTest, WaitRejectsUnknownForAtOnce) {
   const CommandResult timeout = Svcctl({"wait", "-n", "eval", "sd/qwen", "--timeout", "soon"});
   EXPECT_EQ(timeout.exit_code, 2) << timeout.err;
   EXPECT_THAT(timeout.err, HasSubstr("soon"));
+  const CommandResult huge =
+      Svcctl({"wait", "-n", "eval", "sd/qwen", "--timeout", "99999999999999999999s"});
+  EXPECT_EQ(huge.exit_code, 2) << huge.err;
+  EXPECT_THAT(huge.err, HasSubstr("more than 9 digits"));
+
+  // A bare number is seconds, and the timeout message says so.
+  const CommandResult bare = Svcctl({"wait", "-n", "eval", "sd/qwen", "--timeout", "1"});
+  EXPECT_EQ(bare.exit_code, 1) << bare.err;
+  EXPECT_THAT(bare.err, HasSubstr("timed out after 1s waiting"));
+}
+
+TEST_P(SvcctlArgsTest, RolloutNamesUnknownSubcommand) {
+  const CommandResult undo = Svcctl({"-n", "eval", "rollout", "undo", "sd/qwen"});
+  EXPECT_EQ(undo.exit_code, 1);
+  EXPECT_EQ(undo.err,
+            "error: unknown rollout subcommand \"undo\": use restart or status (see svcctl "
+            "rollout --help)\n");
+  const CommandResult bare = Svcctl({"rollout"});
+  EXPECT_EQ(bare.exit_code, 1);
+  EXPECT_THAT(bare.err, HasSubstr("missing rollout subcommand"));
+
+  // rollout status waits like wait --for=condition=Ready.
+  ApplyManifest();
+  const CommandResult status =
+      Svcctl({"rollout", "status", "sd/qwen", "-n", "eval", "--timeout", "1s"});
+  EXPECT_EQ(status.exit_code, 1) << status.err;
+  EXPECT_THAT(status.err, HasSubstr("timed out after 1s waiting for servicedeploy/qwen"));
 }
 
 TEST_P(SvcctlArgsTest, InvalidNamespaceFails) {
