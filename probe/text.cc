@@ -49,6 +49,11 @@ std::size_t Utf8SequenceLength(std::string_view text) {
 }  // namespace
 
 std::string OneLine(std::string_view text, std::size_t max_bytes) {
+  // Command output mostly ends with a newline, which would show as a space.
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
+                           text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
   std::string out;
   std::size_t i = 0;
   while (i < text.size()) {

@@ -159,7 +159,7 @@ void PrintStatus(const nlohmann::json& object) {
   if (status.contains("targets")) {
     std::cout << "Targets:\n";
     std::vector<std::vector<std::string>> rows = {
-        {"  NAME", "HOST", "STATE", "ATTEMPTS", "PID", "EXIT", "MESSAGE"}};
+        {"  NAME", "HOST", "STATE", "RESTARTS", "PID", "EXIT", "MESSAGE"}};
     for (const auto& t : status["targets"]) {
       rows.push_back({"  " + t.value("name", ""), t.value("host", ""), t.value("state", ""),
                       std::to_string(t.value("attempts", 0)),

@@ -143,6 +143,9 @@ TEST_P(DeployPolicyTest, DescribeShowsProbesAndEventsListTheNamespace) {
   ASSERT_EQ(described.exit_code, 0) << described.err;
   EXPECT_THAT(described.out, HasSubstr("Probes:\n"));
   EXPECT_THAT(described.out, ::testing::ContainsRegex("master +passed +[0-9]+ms"));
+  // The first dispatch is attempt 1 and counts as no restart.
+  EXPECT_THAT(described.out, ::testing::ContainsRegex("NAME +HOST +STATE +RESTARTS +PID"));
+  EXPECT_THAT(described.out, ::testing::ContainsRegex("master +local +READY +0 +[0-9]+"));
 
   const std::string probes = Url() + kApiPrefix + "/namespaces/default/servicedeploys/quickstart";
   const HttpReply some = SendRequest("GET", probes + "/probes?target=master&limit=2", "");

@@ -77,6 +77,8 @@ TEST(ExecProbeTest, ZeroExitSucceeds) {
   EXPECT_TRUE(result.success) << result.message;
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_NE(result.message.find("all good"), std::string::npos) << result.message;
+  // The output's final newline is dropped, not shown as a space.
+  EXPECT_NE(result.message.find("\"all good\""), std::string::npos) << result.message;
 }
 
 TEST(ExecProbeTest, NonZeroExitFailsWithOutput) {
