@@ -560,10 +560,6 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
     StatusOr<dispatch::StopResult> stopped =
         executor->Stop({RefOf(uid, target), std::chrono::seconds(options_.stop_grace_seconds)});
     if (!stopped.ok()) return StopFailed(pass, target, stopped.status());
-    {
-      std::lock_guard lock(mu_);
-      stop_failures_.erase(ProbeKey(pass.key, target.name));
-    }
     if (!stopped->stopped) {
       std::string pids;
       for (const auto& survivor : stopped->survivors) {
@@ -583,23 +579,14 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
   return Status::Ok();
 }
 
-// Tells people that a stop failed: a Warning event (once per distinct
-// error, since the pass is retried with backoff) and the Host's status.
-// Returns `error`, so the pass is retried.
+// Tells people that a stop failed: a Warning event (the store counts the
+// repeats of the same error as the pass is retried with backoff) and the
+// Host's status. Returns `error`, so the pass is retried.
 Status DeployController::StopFailed(Pass& pass, const store::TargetRecord& target,
                                     const Status& error) {
-  bool repeated;
-  {
-    std::lock_guard lock(mu_);
-    std::string& last = stop_failures_[ProbeKey(pass.key, target.name)];
-    repeated = last == error.message();
-    last = error.message();
-  }
-  if (!repeated) {
-    Record(pass, "Warning", "StopFailed",
-           target.name + " on " + target.host + " could not be stopped: " + error.message() +
-               "; svcd runs the stop again after a backoff (0.5 s doubling to 60 s)");
-  }
+  Record(pass, "Warning", "StopFailed",
+         target.name + " on " + target.host + " could not be stopped: " + error.message() +
+             "; svcd runs the stop again after a backoff (0.5 s doubling to 60 s)");
   // The pass ends here, so the status shows what is observed now, such as
   // a process that already exited, instead of the state before the stop.
   if (Status refreshed = Refresh(pass); !refreshed.ok()) {

@@ -174,9 +174,6 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   // Dispatch ids whose service outlived its launcher, recorded once each;
   // guarded by mu_. NOTE: never pruned; one short string per such attempt.
   std::set<std::string> lost_launchers_;
-  // "namespace/name/target" -> the error of its last failed stop, so that a
-  // retried stop records its Warning once; guarded by mu_.
-  std::map<std::string, std::string> stop_failures_;
   // Probe key -> probe type ("http", "tcp", "exec"); guarded by mu_.
   std::map<std::string, std::string> probe_types_;
   // Deploy key -> the generation seen and when it was first seen, for the

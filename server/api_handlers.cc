@@ -281,6 +281,8 @@ nlohmann::json EventJson(const store::Event& event) {
           {"reason", event.reason},
           {"message", event.message},
           {"time", FormatTimeMs(event.time_ms)},
+          {"count", event.count},
+          {"firstTime", FormatTimeMs(event.first_time_ms)},
           {"object",
            {{"kind", event.object_kind},
             {"namespace", event.object_namespace},

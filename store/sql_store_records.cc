@@ -163,11 +163,30 @@ StatusOr<Event> SqlStore::AppendEvent(const Event& event) {
   Event stored = event;
   stored.time_ms = NowMs();
   Status status = database_->RunInTransaction("appending an event", [&](soci::session& session) {
+    // A repeat replaces the earlier row, so the list order (by id) stays
+    // the order of the newest occurrence.
+    long long repeated_id = 0, repeated_count = 0, first_time = 0;
+    long long since = stored.time_ms - kEventRepeatWindowMs;
+    session << "SELECT event_id, event_count, first_time FROM svc_event WHERE object_uid = :u "
+               "AND type = :t AND reason = :r AND message = :m AND event_time >= :w "
+               "ORDER BY event_id DESC LIMIT 1",
+        soci::into(repeated_id), soci::into(repeated_count), soci::into(first_time),
+        soci::use(stored.object_uid), soci::use(stored.type), soci::use(stored.reason),
+        soci::use(stored.message), soci::use(since);
+    stored.count = 1;
+    stored.first_time_ms = stored.time_ms;
+    if (session.got_data()) {
+      Execute(session, "DELETE FROM svc_event WHERE event_id = :i", {repeated_id});
+      stored.count = repeated_count + 1;
+      stored.first_time_ms = first_time;
+    }
     Execute(session,
             "INSERT INTO svc_event (object_uid, object_kind, object_namespace, object_name, type, "
-            "reason, message, event_time) VALUES (:u, :k, :n, :o, :t, :r, :m, :w)",
+            "reason, message, event_time, event_count, first_time) "
+            "VALUES (:u, :k, :n, :o, :t, :r, :m, :w, :c, :f)",
             {stored.object_uid, stored.object_kind, stored.object_namespace, stored.object_name,
-             stored.type, stored.reason, stored.message, static_cast<long long>(stored.time_ms)});
+             stored.type, stored.reason, stored.message, static_cast<long long>(stored.time_ms),
+             static_cast<long long>(stored.count), static_cast<long long>(stored.first_time_ms)});
     long long id = 0;
     if (!session.get_last_insert_id("svc_event", id)) {
       return Status::Internal("the database did not report the new event's id");
@@ -187,7 +206,7 @@ Status ReadEvents(soci::session& session, const std::string& query, const std::s
                   std::vector<Event>& events) {
   events.clear();
   Event event;
-  long long id = 0, time = 0;
+  long long id = 0, time = 0, count = 0, first_time = 0;
   std::string value = bound;
   soci::statement statement(session);
   statement.exchange(soci::into(id));
@@ -199,6 +218,8 @@ Status ReadEvents(soci::session& session, const std::string& query, const std::s
   statement.exchange(soci::into(event.reason));
   statement.exchange(soci::into(event.message));
   statement.exchange(soci::into(time));
+  statement.exchange(soci::into(count));
+  statement.exchange(soci::into(first_time));
   if (!value.empty()) statement.exchange(soci::use(value));
   statement.alloc();
   statement.prepare(query);
@@ -207,6 +228,8 @@ Status ReadEvents(soci::session& session, const std::string& query, const std::s
   while (statement.fetch()) {
     event.id = id;
     event.time_ms = time;
+    event.count = count;
+    event.first_time_ms = first_time;
     events.push_back(event);
   }
   return Status::Ok();
@@ -214,7 +237,7 @@ Status ReadEvents(soci::session& session, const std::string& query, const std::s
 
 constexpr char kEventColumns[] =
     "SELECT event_id, object_uid, object_kind, object_namespace, object_name, type, reason, "
-    "message, event_time FROM svc_event ";
+    "message, event_time, event_count, first_time FROM svc_event ";
 
 }  // namespace
 

@@ -106,8 +106,16 @@ struct Event {
   std::string type;    // "Normal" or "Warning"
   std::string reason;  // CamelCase
   std::string message;
-  int64_t time_ms = 0;  // assigned by AppendEvent from the store's clock
+  int64_t time_ms = 0;  // assigned by AppendEvent from the store's clock: the newest time
+  // How many times the event happened within the repeat window, and when
+  // the first of them happened; assigned by AppendEvent.
+  int64_t count = 1;
+  int64_t first_time_ms = 0;
 };
+
+// An event equal to one of the same object appended at most this long ago
+// (same type, reason and message) replaces it with its count raised by one.
+inline constexpr int64_t kEventRepeatWindowMs = 10 * 60 * 1000;
 
 // An object owned by an apply set.
 struct ApplySetMember {
@@ -227,7 +235,8 @@ class Store {
   // Appends `event` to the timeline and returns it with id and time set.
   // InvalidArgument for a type other than Normal or Warning.
   virtual StatusOr<Event> AppendEvent(const Event& event) = 0;
-  // Returns the events of the object with `uid` in the order appended.
+  // Returns the events of the object with `uid` in the order of their newest
+  // occurrence.
   virtual StatusOr<std::vector<Event>> ListEvents(const std::string& uid) = 0;
   // Returns the newest `limit` events of objects in `namespace_` (every
   // namespace when empty), oldest first. InvalidArgument for a limit

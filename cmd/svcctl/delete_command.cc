@@ -185,8 +185,8 @@ void PrintEvents(const ApiClient& client, const KindInfo& kind, const nlohmann::
   std::cout << "\n";
   std::vector<std::vector<std::string>> rows = {{"  TYPE", "REASON", "AGE", "MESSAGE"}};
   for (const auto& e : (*events)["items"]) {
-    rows.push_back({"  " + e.value("type", ""), e.value("reason", ""),
-                    FormatAge(e.value("time", "")), e.value("message", "")});
+    rows.push_back(
+        {"  " + e.value("type", ""), e.value("reason", ""), EventAge(e), e.value("message", "")});
   }
   PrintTable(rows);
 }

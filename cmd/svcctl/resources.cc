@@ -158,6 +158,15 @@ std::string FormatAge(const std::string& rfc3339) {
   return std::to_string(seconds / 86400) + "d";
 }
 
+std::string EventAge(const nlohmann::json& event) {
+  std::string age = FormatAge(event.value("time", ""));
+  const int64_t count = event.value("count", int64_t{1});
+  if (count > 1) {
+    age += " (x" + std::to_string(count) + " over " + FormatAge(event.value("firstTime", "")) + ")";
+  }
+  return age;
+}
+
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {

@@ -4,11 +4,10 @@
 #ifndef SVCD_CMD_SVCCTL_RESOURCES_H_
 #define SVCD_CMD_SVCCTL_RESOURCES_H_
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "api/status.h"
 #include "api/types.h"
@@ -18,9 +17,9 @@ namespace svcd::ctl {
 
 // Options given before the subcommand, shared by every command.
 struct GlobalOptions {
-  std::string server;     // --server; empty: SVCD_SERVER, then http://127.0.0.1:7070
-  std::string token;      // --token; empty: SVCD_TOKEN
-  std::string namespace_; // -n; empty: "default"
+  std::string server;           // --server; empty: SVCD_SERVER, then http://127.0.0.1:7070
+  std::string token;            // --token; empty: SVCD_TOKEN
+  std::string namespace_;       // -n; empty: "default"
   std::string timeout = "30s";  // --request-timeout
 };
 
@@ -67,6 +66,11 @@ StatusOr<std::string> JsonObjectToYaml(const nlohmann::json& object);
 
 // "5d", "3h", "12m", "40s" since an RFC 3339 time; "<unknown>" when unreadable.
 std::string FormatAge(const std::string& rfc3339);
+
+// The AGE cell of an event: the age of its newest occurrence, and for a
+// repeated event "(xCOUNT over AGE)" with the age of the first, as kubectl
+// prints it.
+std::string EventAge(const nlohmann::json& event);
 
 // Prints rows as left-aligned columns separated by three spaces.
 void PrintTable(const std::vector<std::vector<std::string>>& rows);

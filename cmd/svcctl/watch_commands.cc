@@ -457,8 +457,7 @@ int RunEvents(const GlobalOptions& global, const std::string& object, bool all_n
     rows.push_back({"AGE", "TYPE", "REASON", "MESSAGE"});
   }
   for (const auto& e : (*events)["items"]) {
-    std::vector<std::string> row = {FormatAge(e.value("time", "")), e.value("type", ""),
-                                    e.value("reason", "")};
+    std::vector<std::string> row = {EventAge(e), e.value("type", ""), e.value("reason", "")};
     if (object.empty()) {
       const nlohmann::json& about = e.value("object", nlohmann::json::object());
       std::string kind = about.value("kind", "");

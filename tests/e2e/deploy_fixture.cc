@@ -359,8 +359,11 @@ std::vector<std::pair<std::string, std::string>> DeployE2eTest::Events(
                   "", RequestOptions().WithToken(token_));
   const nlohmann::json body = reply.Json();
   if (reply.status != 200 || !body.is_object()) return events;
+  // A repeated event is one item with a count; it is listed once per time.
   for (const auto& item : body.value("items", nlohmann::json::array())) {
-    events.emplace_back(item.value("reason", ""), item.value("message", ""));
+    for (int64_t i = 0; i < item.value("count", int64_t{1}); ++i) {
+      events.emplace_back(item.value("reason", ""), item.value("message", ""));
+    }
   }
   return events;
 }

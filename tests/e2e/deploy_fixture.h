@@ -113,7 +113,8 @@ class DeployE2eTest : public E2eTest {
   nlohmann::json WaitReady(const std::string& name,
                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-  // Returns the deploy's events as (reason, message), oldest first.
+  // Returns the deploy's events as (reason, message), oldest first; a
+  // repeated event is listed once per time it happened.
   std::vector<std::pair<std::string, std::string>> Events(const std::string& name) const;
   // Returns the messages of the Dispatched events.
   std::vector<std::string> DispatchMessages(const std::string& name) const;

@@ -359,6 +359,18 @@ TEST_P(DeployPowerJobTest, ServerDownDuringDeleteWarnsThenFinishesV51) {
       [](const nlohmann::json& d) { return d["status"].value("phase", "") == "Terminating"; },
       std::chrono::seconds(20)))
       << GetDeploy("quickstart").dump(2);
+  // The failed stop is retried with backoff; each repeat raises the count
+  // of one event instead of adding a row.
+  CommandResult events;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        events = Ctl({"events", "sd/quickstart"});
+        return events.out.find("(x") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << events.out << events.err;
+  EXPECT_THAT(events.out,
+              ::testing::ContainsRegex("\\(x[0-9]+ over [0-9]+s\\) +Warning +StopFailed"));
 
   standin_->SetFaults(nlohmann::json::object(), {"server-down"});
   const CommandResult waited = Ctl({"wait", "--for=delete", "sd/quickstart", "--timeout", "120s"});

@@ -563,6 +563,55 @@ TEST_P(StoreTest, EventsListPerObjectInOrder) {
   EXPECT_EQ((*events)[0].object_namespace, "eval");
 }
 
+TEST_P(StoreTest, RepeatedEventIsCountedInOneRow) {
+  Event event;
+  event.object_uid = "uid-1";
+  event.object_kind = api::kKindServiceDeploy;
+  event.object_namespace = "eval";
+  event.object_name = "qwen";
+  event.type = "Warning";
+  event.reason = "StopFailed";
+  event.message = "worker-0: PowerJob at http://127.0.0.1:1 cannot be reached";
+  const int64_t first = now_ms_.load();
+  ASSERT_TRUE(store_->AppendEvent(event).ok());
+  Event ready = event;
+  ready.type = "Normal";
+  ready.reason = "TargetReady";
+  ready.message = "master is ready";
+  now_ms_ += 1000;
+  ASSERT_TRUE(store_->AppendEvent(ready).ok());
+  now_ms_ += 1000;
+  StatusOr<Event> repeat = store_->AppendEvent(event);
+  ASSERT_TRUE(repeat.ok()) << repeat.status().ToString();
+  EXPECT_EQ(repeat->count, 2);
+  EXPECT_EQ(repeat->first_time_ms, first);
+
+  // The repeat moves to the end, with its first and newest times.
+  StatusOr<std::vector<Event>> events = store_->ListEvents("uid-1");
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].reason, "TargetReady");
+  EXPECT_EQ((*events)[0].count, 1);
+  EXPECT_EQ((*events)[1].reason, "StopFailed");
+  EXPECT_EQ((*events)[1].count, 2);
+  EXPECT_EQ((*events)[1].first_time_ms, first);
+  EXPECT_EQ((*events)[1].time_ms, now_ms_.load());
+  EXPECT_EQ((*events)[1].id, repeat->id);
+
+  // Another message, or the same one after the repeat window, is a new row.
+  Event other = event;
+  other.message = "worker-1: PowerJob at http://127.0.0.1:1 cannot be reached";
+  ASSERT_TRUE(store_->AppendEvent(other).ok());
+  now_ms_ += kEventRepeatWindowMs + 1;
+  StatusOr<Event> late = store_->AppendEvent(event);
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(late->count, 1);
+  StatusOr<std::vector<Event>> recent = store_->ListRecentEvents("eval", 10);
+  ASSERT_TRUE(recent.ok()) << recent.status().ToString();
+  EXPECT_EQ(recent->size(), 4u);
+  EXPECT_EQ(recent->back().count, 1);
+}
+
 TEST_P(StoreTest, EventWithUnknownTypeIsRejected) {
   Event event;
   event.object_uid = "uid-1";
