@@ -272,8 +272,6 @@ Status DeployController::Refresh(Pass& pass) {
       update.stage = "READY";
       update.message = "";
       Record(pass, "Normal", "TargetReady", target.name + " is ready");
-      std::lock_guard lock(mu_);
-      port_busy_retries_.erase(pass.key + "/" + target.name);
     } else if (o.alive && !o.ready && target.state == "DISPATCHING") {
       update.state = "RUNNING";
       update.stage = "HEALTH_CHECK";
@@ -294,15 +292,22 @@ Status DeployController::Refresh(Pass& pass) {
     }
     if (!o.ready && IsActive(target.state)) pass.WakeIn(1000);
   }
-  // A deploy Ready for resetAfterSeconds gets its retry budget back.
+  // A deploy Ready for resetAfterSeconds gets its retry budget back, and
+  // its busy-port restarts too. Ready alone is no proof: a target without a
+  // probe is Ready as soon as it starts, also when it then exits because
+  // its port is taken.
   const auto& policy = pass.deploy.spec.restart_policy;
   if (all_ready) {
     int64_t last_dispatch = 0;
     for (const auto& [name, o] : pass.observed)
       last_dispatch = std::max(last_dispatch, o.submit_ms);
+    const int64_t reset_at = last_dispatch + int64_t{policy.reset_after_seconds} * 1000;
     for (const store::TargetRecord& target : pass.targets) {
+      if (pass.now_ms >= reset_at) {
+        std::lock_guard lock(mu_);
+        port_busy_retries_.erase(pass.key + "/" + target.name);
+      }
       if (target.attempts == 0) continue;
-      const int64_t reset_at = last_dispatch + int64_t{policy.reset_after_seconds} * 1000;
       if (pass.now_ms < reset_at) {
         pass.WakeIn(reset_at - pass.now_ms);
         continue;
