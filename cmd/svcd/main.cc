@@ -159,7 +159,15 @@ bool HolderIsGone(const std::string& holder) {
   if (!comm) return true;  // no such process
   std::string name;
   std::getline(comm, name);
-  return name != "svcd";  // the pid was reused by another program
+  if (name != "svcd") return true;  // the pid was reused by another program
+  // A killed svcd stays a zombie (state Z) until its parent reaps it; it
+  // runs no more code, so its lease is free.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() &&
+         (line[close + 2] == 'Z' || line[close + 2] == 'X');
 }
 
 // The URL launchers report to: --advertise-url, else the listen address,

@@ -107,6 +107,22 @@ TEST_P(DeployAdoptTest, ImmediateRestartAfterKillTakesTheLeaseOver) {
   }
 }
 
+// A killed svcd that its parent has not reaped yet is a zombie that runs
+// no more code: its lease is taken over at once too.
+TEST_P(DeployAdoptTest, ZombieSvcdLeaseIsTakenOver) {
+  const uint16_t port = PickFreePort();
+  ASSERT_EQ(StartOwnSvcd(port), "");
+  ApplyWithSvcctl(QuickstartYaml({}), "quickstart");
+  TrackTargets(WaitReady("quickstart"));
+  KillOwnSvcd(/*reap=*/false);
+  ASSERT_EQ(StartOwnSvcd(port), "");
+  std::ifstream log(options().data_dir + "/own-svcd.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("taking over the lease of svcd"));
+  WaitReady("quickstart");
+}
+
 TEST_P(DeployAdoptTest, RestartAfterStartupDeadlineKeepsReadyTargets) {
   const uint16_t port = PickFreePort();
   ASSERT_EQ(StartOwnSvcd(port), "");

@@ -263,6 +263,8 @@ std::string DeployE2eTest::StartOwnSvcd(uint16_t port) {
   for (size_t i = 0; i + 1 < argv.size(); ++i) {
     if (argv[i] == "--lease-ttl-seconds") argv[i + 1] = "3";
   }
+  // A killed svcd left unreaped stays a zombie until the new one is up.
+  std::unique_ptr<BackgroundProcess> previous = std::move(own_svcd_);
   own_svcd_ = std::make_unique<BackgroundProcess>();
   own_url_ = "http://127.0.0.1:" + std::to_string(port);
   if (!own_svcd_->Start(argv, SvcdEnvironment(options()), options().data_dir + "/own-svcd.log")) {
@@ -281,10 +283,24 @@ std::string DeployE2eTest::StartOwnSvcd(uint16_t port) {
   return "svcd did not come up on port " + std::to_string(port) + "; log:\n" + log.str();
 }
 
-void DeployE2eTest::KillOwnSvcd() {
+void DeployE2eTest::KillOwnSvcd(bool reap) {
   if (own_svcd_ == nullptr || !own_svcd_->Running()) return;
-  kill(own_svcd_->pid(), SIGKILL);
-  WaitUntil([&] { return !own_svcd_->Running(); }, std::chrono::seconds(10));
+  const pid_t pid = own_svcd_->pid();
+  kill(pid, SIGKILL);
+  if (reap) {
+    WaitUntil([&] { return !own_svcd_->Running(); }, std::chrono::seconds(10));
+    return;
+  }
+  const bool zombie = WaitUntil(
+      [&] {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        const size_t close = line.rfind(')');
+        return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+      },
+      std::chrono::seconds(10));
+  EXPECT_TRUE(zombie) << "svcd " << pid << " did not turn into a zombie";
 }
 
 TargetMap DeployE2eTest::Targets(const nlohmann::json& deploy) {

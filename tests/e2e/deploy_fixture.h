@@ -89,8 +89,9 @@ class DeployE2eTest : public E2eTest {
   // with the same store and data dir and a 3 s controller lease, so a
   // restart after SIGKILL takes the lease over soon. Returns "" on success.
   std::string StartOwnSvcd(uint16_t port);
-  // Sends SIGKILL to the test's own svcd and reaps it.
-  void KillOwnSvcd();
+  // Sends SIGKILL to the test's own svcd and reaps it; with `reap` false,
+  // waits until it is a zombie instead, as when its parent is slow to reap.
+  void KillOwnSvcd(bool reap = true);
 
   // Applies `yaml` with svcctl and remembers every deploy name for TearDown.
   // Returns svcctl's stdout; adds a failure when svcctl fails.
