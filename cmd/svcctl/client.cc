@@ -9,6 +9,9 @@ namespace {
 
 namespace http = web::http;
 
+// svcd's default --max-body-bytes.
+constexpr size_t kDefaultMaxBodyBytes = 1 << 20;
+
 Code CodeFromHttp(int status) {
   switch (status) {
     case 400:
@@ -64,6 +67,15 @@ StatusOr<HttpReply> ApiClient::Send(const std::string& method, const std::string
     if (what.find("timed out") != std::string::npos) {
       return Status::DeadlineExceeded("no reply from svcd at " + url + " within " +
                                       std::to_string(options_.timeout.count()) + " s");
+    }
+    // svcd answers a body over its limit with 413 and closes the connection
+    // while the rest is still being sent, so the client sees a failed write.
+    if (body.size() >= kDefaultMaxBodyBytes && what.find("request body") != std::string::npos) {
+      return Status::ResourceExhausted(
+          "svcd closed the connection while receiving the " + std::to_string(body.size()) +
+          "-byte request body: svcd rejects bodies over its --max-body-bytes (1048576 bytes "
+          "unless set otherwise); split the manifest into smaller files (" +
+          what + ")");
     }
     return Status::Unavailable("cannot reach svcd at " + options_.server + ": " + what +
                                " (is svcd running? set --server or SVCD_SERVER)");

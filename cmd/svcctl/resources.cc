@@ -119,7 +119,15 @@ int PrintError(const Status& status) {
     std::cerr << "error: " << status.message() << "\n";
   } else {
     if (!status.message().empty()) std::cerr << "error: " << status.message() << "\n";
-    for (const Cause& cause : status.causes()) std::cerr << "error: " << cause.ToString() << "\n";
+    // Thousands of documents with the same mistake would bury the first lines.
+    constexpr size_t kMaxCauses = 50;
+    const std::vector<Cause>& causes = status.causes();
+    for (size_t i = 0; i < causes.size() && i < kMaxCauses; ++i) {
+      std::cerr << "error: " << causes[i].ToString() << "\n";
+    }
+    if (causes.size() > kMaxCauses) {
+      std::cerr << "error: and " << causes.size() - kMaxCauses << " more problems\n";
+    }
   }
   return 1;
 }

@@ -123,6 +123,40 @@ TEST_P(SvcctlTest, ApplyInvalidManifestFailsOnStderr) {
   EXPECT_TRUE(Stored("/namespaces/eval/servicedeploys/broken").is_discarded());
 }
 
+// A manifest over svcd's 1 MiB body limit but under svcctl's 4 MiB file
+// limit: svcd closes the connection mid-body, and svcctl names the limit
+// instead of suggesting that svcd is down.
+TEST_P(SvcctlTest, ApplyOverBodyLimitNamesTheLimit) {
+  std::string yaml;
+  for (int i = 0; i < 6000; ++i) {
+    yaml += "---\napiVersion: svcd.io/v1alpha1\nkind: Host\nmetadata:\n  name: h" +
+            std::to_string(i) + "\n  labels: {a: \"" + std::string(60, 'x') +
+            "\"}\n  annotations: {note: \"" + std::string(120, 'y') +
+            "\"}\nspec:\n  address: 127.0.0.1\n  executor: local\n";
+  }
+  ASSERT_GT(yaml.size(), 1u << 20);
+  const CommandResult result = Svcctl({"apply", "-f", "-"}, yaml);
+  EXPECT_EQ(result.exit_code, 1);
+  // svcd may also read the whole body and answer 413, which names the limit.
+  EXPECT_THAT(result.err, HasSubstr("1048576")) << result.err;
+  EXPECT_THAT(result.err, Not(HasSubstr("is svcd running"))) << result.err;
+  EXPECT_TRUE(Stored("/hosts/h0").is_discarded());
+}
+
+TEST_P(SvcctlTest, ManyInvalidDocumentsPrintFiftyErrors) {
+  std::string yaml;
+  for (int i = 0; i < 60; ++i) {
+    yaml += "---\napiVersion: svcd.io/v1alpha1\nkind: Host\nmetadata:\n  name: h" +
+            std::to_string(i) + "\nspec:\n  address: 127.0.0.1\n  executr: local\n";
+  }
+  const CommandResult result = Svcctl({"apply", "-f", "-"}, yaml);
+  EXPECT_EQ(result.exit_code, 1);
+  const std::vector<std::string> lines = Lines(result.err);
+  ASSERT_EQ(lines.size(), 52u) << result.err;
+  EXPECT_THAT(lines[1], HasSubstr("[doc 1] spec.executr"));
+  EXPECT_EQ(lines.back(), "error: and 10 more problems");
+}
+
 TEST_P(SvcctlTest, GetPrintsTables) {
   ApplyCluster();
   const CommandResult hosts = Svcctl({"get", "hosts"});
