@@ -242,12 +242,18 @@ bool Retryable(const Status& status) {
 // keep coming across restarts of the target, because seqs never reset.
 class LogFollower {
  public:
+  // `uid` is the deploy's metadata.uid, named when the deploy is deleted.
   LogFollower(const ApiClient& client, std::string base, bool prefix,
-              std::chrono::milliseconds give_up_after)
-      : client_(client), base_(std::move(base)), prefix_(prefix), give_up_after_(give_up_after) {}
+              std::chrono::milliseconds give_up_after, std::string uid)
+      : client_(client),
+        base_(std::move(base)),
+        prefix_(prefix),
+        give_up_after_(give_up_after),
+        uid_(std::move(uid)) {}
 
-  // Polls until svcd reports an error that is not worth retrying, or
-  // cannot be reached for `give_up_after`. Returns the exit status.
+  // Polls until the deploy is deleted (exit status 0), svcd reports an
+  // error that is not worth retrying, or svcd cannot be reached for
+  // `give_up_after`. Returns the exit status.
   int Run(std::map<std::string, int64_t>& last) {
     auto pause = kFollowPoll;
     auto failing_since = std::chrono::steady_clock::time_point();
@@ -255,6 +261,12 @@ class LogFollower {
       std::this_thread::sleep_for(pause);
       bool drained = true;
       Status failed = PollOnce(last, drained);
+      if (failed.code() == Code::kNotFound && DeployGone()) {
+        std::cerr << "svcctl: the deploy was deleted; lines it wrote after the last one shown "
+                     "are in its archive: svcctl archive --uid "
+                  << (uid_.empty() ? "UID" : uid_) << "\n";
+        return 0;
+      }
       if (failed.ok()) {
         if (failing_since != std::chrono::steady_clock::time_point()) {
           std::cerr << "svcctl: reconnected to svcd; resuming the log\n";
@@ -309,6 +321,12 @@ class LogFollower {
     return Status::Ok();
   }
 
+  // Whether the deploy itself is gone, not only one of its targets.
+  bool DeployGone() const {
+    StatusOr<nlohmann::json> deploy = CallJson(client_, "GET", base_ + "?tail=0");
+    return !deploy.ok() && deploy.status().code() == Code::kNotFound;
+  }
+
   static std::string Cursors(const std::map<std::string, int64_t>& last) {
     std::string text;
     for (const auto& [target, seq] : last) {
@@ -322,6 +340,7 @@ class LogFollower {
   const std::string base_;
   const bool prefix_;
   const std::chrono::milliseconds give_up_after_;
+  const std::string uid_;
 };
 
 Status ValidateLogFlags(const LogFlags& flags) {
@@ -423,7 +442,12 @@ int RunLogs(const GlobalOptions& global, const LogFlags& flags) {
       last[name] = std::max(flags.since_seq, (*newest)["items"].back().value("seq", int64_t{0}));
     }
   }
-  return LogFollower(client, base, flags.node.empty(), std::chrono::milliseconds(*give_up))
+  // The uid lets svcctl name the deploy's archive once the deploy is gone.
+  StatusOr<nlohmann::json> deploy = CallJson(
+      client, "GET", ObjectPath(target->first, EffectiveNamespace(global), target->second));
+  const std::string uid =
+      deploy.ok() ? deploy->value(Ptr("/metadata/uid"), std::string()) : std::string();
+  return LogFollower(client, base, flags.node.empty(), std::chrono::milliseconds(*give_up), uid)
       .Run(last);
 }
 

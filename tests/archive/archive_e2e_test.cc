@@ -408,6 +408,29 @@ TEST_P(ArchiveE2eTest, DroppedFollowResumesWithoutGapsOrRepeats) {
   EXPECT_THAT(ReadFile(err_path), HasSubstr("reconnected"));
 }
 
+// svcctl logs -f of a deploy that is deleted ends with status 0 and names
+// the archive that holds the deploy's lines.
+TEST_P(ArchiveE2eTest, FollowEndsWhenTheDeployIsDeleted) {
+  const nlohmann::json deploy = StartQuickstart();
+  const std::string uid = deploy["metadata"].value("uid", "");
+  const std::string out_path = (temp_dir() / "follow.out").string();
+  const std::string err_path = (temp_dir() / "follow.err").string();
+  BackgroundProcess follower;
+  ASSERT_TRUE(follower.Start(
+      {"/bin/sh", "-c", "exec \"$0\" --server \"$1\" logs sd/quickstart -f 2>\"$2\"", kSvcctlBinary,
+       Url(), err_path},
+      {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + temp_dir().string()}, out_path));
+  ASSERT_TRUE(WaitUntil([&] { return !ReadFile(out_path).empty(); }, std::chrono::seconds(20)));
+
+  const CommandResult deleted = Ctl({"delete", "sd", "quickstart", "--wait", "--timeout", "60s"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  ASSERT_TRUE(WaitUntil([&] { return !follower.Running(); }, std::chrono::seconds(20)))
+      << ReadFile(err_path);
+  EXPECT_EQ(follower.exit_code(), 0) << ReadFile(err_path);
+  EXPECT_THAT(ReadFile(err_path), HasSubstr("svcctl archive --uid " + uid));
+  EXPECT_THAT(ReadFile(err_path), Not(HasSubstr("error:")));
+}
+
 SVCD_E2E_INSTANTIATE(ArchiveE2eTest);
 
 }  // namespace
