@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <future>
 #include <random>
 #include <set>
 
@@ -129,9 +131,31 @@ void DeployController::NoteLostLauncher(Pass& pass, const store::TargetRecord& t
       target.name + ": its launcher (pid " + std::to_string(info.launcher_pid.value_or(0)) +
       ") is gone while the service (pid " + std::to_string(info.pid.value_or(0)) +
       ") runs; svcd checks the service every " + std::to_string(kLostLauncherCheckMs / 1000) +
-      " s and restarts it once it ends, without its exit code and newest log lines";
+      " s, reads its output itself, and restarts it once it ends, without its exit code";
   Record(pass, "Warning", "LauncherLost", message);
   runtime_.AppendAgentLog(pass.deploy.metadata.uid, target.name, message);
+}
+
+// Stores the output.log bytes that a local attempt wrote after the store's
+// end, up to kOrphanedLogChunkBytes per pass, as its lost launcher would
+// have. Errors are logged: the next pass tries again.
+void DeployController::ShipOrphanedLog(const store::DispatchRecord& dispatch, int64_t lease,
+                                       const dispatch::AttemptInfo& info) {
+  constexpr int64_t kOrphanedLogChunkBytes = 512 * 1024;
+  if (info.attempt_dir.empty() || info.log_bytes <= dispatch.log_bytes) return;
+  std::ifstream in(info.attempt_dir + "/output.log", std::ios::binary);
+  in.seekg(dispatch.log_bytes);
+  std::string bytes(
+      static_cast<size_t>(std::min(info.log_bytes - dispatch.log_bytes, kOrphanedLogChunkBytes)),
+      '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  bytes.resize(static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+  if (bytes.empty()) return;
+  Status stored = runtime_.AppendLog(dispatch.dispatch_id, lease, dispatch.log_bytes, bytes);
+  if (!stored.ok()) {
+    spdlog::warn("dispatch={} storing output of a service without its launcher: {}",
+                 dispatch.dispatch_id, stored.ToString());
+  }
 }
 
 bool DeployController::ExecProbeChanged(const Pass& pass, const store::TargetRecord& target) {
@@ -194,6 +218,10 @@ Status DeployController::Observe(Pass& pass) {
         // itself right after; judging the exit before would miss them.
         const bool shipping =
             info.ok() && info->launcher_alive && info->log_bytes > info->log_bytes_reported;
+        // With its launcher gone, svcd reads the service's output itself.
+        if (info.ok() && !info->launcher_alive && info->pid) {
+          ShipOrphanedLog(*d, target.lease_version, *info);
+        }
         if (shipping) {
           pass.WakeIn(500);
         } else if (info.ok() && info->state == dispatch::AttemptState::kExited &&
@@ -541,29 +569,71 @@ Status DeployController::RetryBusyPort(Pass& pass, const store::TargetRecord& ta
 
 Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& target,
                                     const std::string& why) {
+  return StopTargets(pass, {&target}, why);
+}
+
+Status DeployController::StopTargets(Pass& pass,
+                                     const std::vector<const store::TargetRecord*>& targets,
+                                     const std::string& why) {
   const std::string& uid = pass.deploy.metadata.uid;
-  probes_->Unregister(ProbeKey(pass.key, target.name));
-  StatusOr<int64_t> lease = runtime_.BumpLease(uid, target.name);
-  if (!lease.ok()) return lease.status();
-  auto host = pass.hosts.find(target.host);
-  const bool local = host == pass.hosts.end() || host->second.spec.executor == "local";
-  dispatch::Executor* executor = local ? &executor_ : ExecutorFor(host->second);
-  // A PowerJob launcher may start its service before its first report, and
-  // stopInstance does not stop that service. So stopInstance alone is used
-  // only when no service can run (see NothingRuns). Any other instance
-  // gets the stop job, which also claims an attempt not started.
-  if (!target.latest_dispatch_id.empty() && !local && !pass.observed[target.name].started &&
-      NothingRuns(target.latest_dispatch_id)) {
-    // A launcher that PowerJob still delivers is refused by the bumped
-    // fencing token and stops itself.
-    AbandonAttempt(host->second, target.latest_dispatch_id);
-    runtime_.MarkDispatch(target.latest_dispatch_id, "FAILED",
-                          "stopped before it reported: " + why);
-  } else if (!target.latest_dispatch_id.empty() && executor == nullptr) {
-    return Status::FailedPrecondition(DispatchBlocked(host->second));
-  } else if (!target.latest_dispatch_id.empty()) {
-    StatusOr<dispatch::StopResult> stopped =
-        executor->Stop({RefOf(uid, target), std::chrono::seconds(options_.stop_grace_seconds)});
+  // One stop in flight per target: the executor's Stop waits up to the
+  // grace period for each, so stopping them one after another would take
+  // the sum of those waits.
+  struct Stopping {
+    // A copy, because a failed stop refreshes pass.targets, which the
+    // pointers in `targets` point into.
+    store::TargetRecord target;
+    int64_t lease = 0;
+    std::future<StatusOr<dispatch::StopResult>> result;  // invalid: nothing to stop
+  };
+  std::vector<Stopping> stops;
+  Status first_error;
+  for (const store::TargetRecord* target : targets) {
+    probes_->Unregister(ProbeKey(pass.key, target->name));
+    StatusOr<int64_t> lease = runtime_.BumpLease(uid, target->name);
+    if (!lease.ok()) {
+      if (first_error.ok()) first_error = lease.status();
+      continue;
+    }
+    Stopping stop{*target, *lease, {}};
+    auto host = pass.hosts.find(target->host);
+    const bool local = host == pass.hosts.end() || host->second.spec.executor == "local";
+    dispatch::Executor* executor = local ? &executor_ : ExecutorFor(host->second);
+    // A PowerJob launcher may start its service before its first report,
+    // and stopInstance does not stop that service. So stopInstance alone is
+    // used only when no service can run (see NothingRuns). Any other
+    // instance gets the stop job, which also claims an attempt not started.
+    if (!target->latest_dispatch_id.empty() && !local && !pass.observed[target->name].started &&
+        NothingRuns(target->latest_dispatch_id)) {
+      // A launcher that PowerJob still delivers is refused by the bumped
+      // fencing token and stops itself.
+      AbandonAttempt(host->second, target->latest_dispatch_id);
+      runtime_.MarkDispatch(target->latest_dispatch_id, "FAILED",
+                            "stopped before it reported: " + why);
+    } else if (!target->latest_dispatch_id.empty() && executor == nullptr) {
+      if (first_error.ok()) first_error = Status::FailedPrecondition(DispatchBlocked(host->second));
+      continue;
+    } else if (!target->latest_dispatch_id.empty()) {
+      const dispatch::StopRequest request{RefOf(uid, *target),
+                                          std::chrono::seconds(options_.stop_grace_seconds)};
+      stop.result =
+          std::async(std::launch::async, [executor, request] { return executor->Stop(request); });
+    }
+    stops.push_back(std::move(stop));
+  }
+  for (Stopping& stop : stops) {
+    Status done = FinishStop(pass, stop.target, stop.lease, stop.result, why);
+    if (!done.ok() && first_error.ok()) first_error = done;
+  }
+  return first_error;
+}
+
+Status DeployController::FinishStop(Pass& pass, const store::TargetRecord& target, int64_t lease,
+                                    std::future<StatusOr<dispatch::StopResult>>& result,
+                                    const std::string& why) {
+  const std::string& uid = pass.deploy.metadata.uid;
+  if (result.valid()) {
+    StatusOr<dispatch::StopResult> stopped = result.get();
     if (!stopped.ok()) return StopFailed(pass, target, stopped.status());
     if (!stopped->stopped) {
       std::string pids;
@@ -577,7 +647,7 @@ Status DeployController::StopTarget(Pass& pass, const store::TargetRecord& targe
     runtime_.MarkDispatch(target.latest_dispatch_id, "FAILED", "stopped: " + why);
   }
   Status updated = runtime_.UpdateTarget(
-      uid, target.name, *lease, {.state = "CANCELLED", .message = "stopped: " + why}, "svcd");
+      uid, target.name, lease, {.state = "CANCELLED", .message = "stopped: " + why}, "svcd");
   if (!updated.ok()) return updated;
   Record(pass, "Normal", "Stopped", target.name + " stopped: " + why);
   runtime_.AppendAgentLog(uid, target.name, "stopped: " + why);
@@ -704,12 +774,16 @@ Status DeployController::ActOnFailures(Pass& pass) {
       continue;
     }
     // Restart: the whole group in startup order, or this target only.
+    std::vector<const store::TargetRecord*> others;
     for (const store::TargetRecord& other : pass.targets) {
       if (!group && other.name != target.name) continue;
       if (other.name != target.name && pass.observed[other.name].dispatched) {
-        Status stopped = StopTarget(pass, other, "group restart after " + target.name + " failed");
-        if (!stopped.ok()) return stopped;
+        others.push_back(&other);
       }
+    }
+    if (!others.empty()) {
+      Status stopped = StopTargets(pass, others, "group restart after " + target.name + " failed");
+      if (!stopped.ok()) return stopped;
     }
     StatusOr<std::vector<store::TargetRecord>> rows = runtime_.ListTargets(uid);
     if (!rows.ok()) return rows.status();
@@ -828,11 +902,13 @@ Status DeployController::StartPending(Pass& pass) {
 }
 
 Result DeployController::ReconcileDeletion(Pass& pass) {
+  std::vector<const store::TargetRecord*> running;
   for (const store::TargetRecord& target : pass.targets) {
-    if (pass.observed[target.name].dispatched || IsActive(target.state)) {
-      Status stopped = StopTarget(pass, target, "the deploy is being deleted");
-      if (!stopped.ok()) return stopped;
-    }
+    if (pass.observed[target.name].dispatched || IsActive(target.state)) running.push_back(&target);
+  }
+  if (!running.empty()) {
+    Status stopped = StopTargets(pass, running, "the deploy is being deleted");
+    if (!stopped.ok()) return stopped;
   }
   Status refreshed = Refresh(pass);
   if (!refreshed.ok()) return refreshed;
@@ -857,6 +933,9 @@ Result DeployController::ReconcileDeletion(Pass& pass) {
       {api::kKindServiceDeploy, pass.deploy.metadata.namespace_, pass.deploy.metadata.name},
       api::kDeployFinalizer, "svcd");
   if (!removed.ok() && removed.status().code() != Code::kNotFound) return removed.status();
+  // The deploy is gone: drop its series now instead of waiting for a pass
+  // that finds it missing, which nothing may queue.
+  if (!removed.ok() || removed->outcome == store::Outcome::kDeleted) ForgetMetrics(pass.key);
   return Result::Done();
 }
 

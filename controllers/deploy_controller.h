@@ -16,11 +16,13 @@
 #define SVCD_CONTROLLERS_DEPLOY_CONTROLLER_H_
 
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "api/types.h"
 #include "archive/archiver.h"
@@ -114,7 +116,17 @@ class DeployController final : public reconciler::Reconciler, public dispatch::O
   Status ReplaceOutdated(Pass& pass);
   Status StartPending(Pass& pass);
   Status StopTarget(Pass& pass, const store::TargetRecord& target, const std::string& why);
+  // Stops `targets` at the same time and records each result; returns the
+  // first error after handling all of them.
+  Status StopTargets(Pass& pass, const std::vector<const store::TargetRecord*>& targets,
+                     const std::string& why);
+  // Records the result of one target's stop (none when `result` is
+  // invalid: nothing ran) with the fencing token `lease`.
+  Status FinishStop(Pass& pass, const store::TargetRecord& target, int64_t lease,
+                    std::future<StatusOr<dispatch::StopResult>>& result, const std::string& why);
   Status StopFailed(Pass& pass, const store::TargetRecord& target, const Status& error);
+  void ShipOrphanedLog(const store::DispatchRecord& dispatch, int64_t lease,
+                       const dispatch::AttemptInfo& info);
   Status DispatchTarget(Pass& pass, const store::TargetRecord& target);
   std::string CheckRendered(Pass& pass, const store::TargetRecord& target);
   Status WriteStatus(Pass& pass);

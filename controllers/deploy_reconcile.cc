@@ -201,11 +201,13 @@ Result DeployController::ReconcileDeploy(Pass& pass) {
     return Result::RequeueAfter(std::chrono::seconds(30));
   }
   if (deploy.spec.suspend) {
+    std::vector<const store::TargetRecord*> running;
     for (const store::TargetRecord& target : pass.targets) {
-      if (pass.observed[target.name].dispatched) {
-        Status stopped = StopTarget(pass, target, "the deploy is suspended");
-        if (!stopped.ok()) return stopped;
-      }
+      if (pass.observed[target.name].dispatched) running.push_back(&target);
+    }
+    if (!running.empty()) {
+      Status stopped = StopTargets(pass, running, "the deploy is suspended");
+      if (!stopped.ok()) return stopped;
     }
     Status refreshed = Refresh(pass);
     if (!refreshed.ok()) return refreshed;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "api/codec.h"
+#include "store/log_text.h"
 #include "store/sql_store.h"
 
 namespace svcd::store {
@@ -162,6 +163,10 @@ StatusOr<Event> SqlStore::AppendEvent(const Event& event) {
   }
   Event stored = event;
   stored.time_ms = NowMs();
+  // Messages quote peers' output; the events route must be able to send
+  // them as JSON text.
+  stored.message = ValidUtf8(stored.message);
+  stored.reason = ValidUtf8(stored.reason);
   Status status = database_->RunInTransaction("appending an event", [&](soci::session& session) {
     // A repeat replaces the earlier row, so the list order (by id) stays
     // the order of the newest occurrence.

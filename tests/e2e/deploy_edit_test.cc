@@ -3,8 +3,10 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "tests/e2e/deploy_fixture.h"
 
@@ -180,6 +182,32 @@ TEST_P(DeployEditTest, OutputWrittenDuringAStopIsKept) {
   const CommandResult logs = Ctl({"logs", "sd/quickstart", "--target", "master", "--previous"});
   ASSERT_EQ(logs.exit_code, 0) << logs.err;
   EXPECT_THAT(logs.out, HasSubstr("got-term-")) << logs.out;
+}
+
+// Deleting a deploy whose processes ignore TERM: each stop waits out the
+// 10 s grace before KILL, so the targets are stopped at the same time,
+// not one after another.
+TEST_P(DeployEditTest, DeleteStopsTargetsAtTheSameTime) {
+  const std::string marks = (temp_dir() / "term-times").string();
+  DeployKnobs knobs;
+  knobs.prefix_before = "(trap \"date +%s%N >> " + marks + "\" TERM; while :; do sleep 1; done) & ";
+  ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
+  TrackTargets(WaitReady("quickstart"));
+
+  const CommandResult deleted = Ctl({"delete", "sd", "quickstart", "--wait", "--timeout", "90s"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.out << deleted.err;
+  std::ifstream in(marks);
+  std::vector<int64_t> times;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) times.push_back(std::stoll(line));
+  }
+  // TERM may reach a target's group more than once during its stop, so a
+  // target may record more than one.
+  ASSERT_GE(times.size(), 3u) << "a TERM per target";
+  const auto [first, last] = std::minmax_element(times.begin(), times.end());
+  // One after another, the TERMs would come 10 s apart.
+  EXPECT_LT(*last - *first, int64_t{5'000'000'000})
+      << "TERMs " << (*last - *first) / 1'000'000 << " ms apart";
 }
 
 // svcd killed right after a restart request: the restarted svcd finishes

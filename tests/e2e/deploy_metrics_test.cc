@@ -103,6 +103,7 @@ TEST_P(DeployMetricsTest, SeriesFollowTheDeployFromApplyToDelete) {
       std::chrono::seconds(10)))
       << text;
   EXPECT_EQ(Sample(text, "svcd_deploys{phase=\"Ready\"}"), 0) << text;
+  EXPECT_EQ(Sample(text, "svcd_deploys{phase=\"Terminating\"}"), 0) << text;
   EXPECT_THAT(text, Not(HasSubstr("deploy=\"quickstart\"")));
   ExpectPromtoolAccepts(text);
 }

@@ -162,6 +162,8 @@ TEST_P(DeployRestartTest, TargetScopeRestartsOnlyTheDeadWorker) {
 TEST_P(DeployRestartTest, LostLauncherThenDeadServiceIsRestartedSoon) {
   DeployKnobs knobs;
   knobs.scope = "Target";
+  // Each service's group also prints a tick every 0.2 s.
+  knobs.prefix_before = "(while :; do echo tick; sleep 0.2; done) & ";
   ApplyWithSvcctl(QuickstartYaml(knobs), "quickstart");
   const nlohmann::json ready = WaitReady("quickstart");
   ASSERT_FALSE(HasFailure());
@@ -182,6 +184,20 @@ TEST_P(DeployRestartTest, LostLauncherThenDeadServiceIsRestartedSoon) {
   }
   EXPECT_TRUE(warned) << "no LauncherLost event within 30 s";
   EXPECT_TRUE(ProcessAlive(PidOf(before, "worker-0")));
+
+  // Output written after the launcher died still reaches the log.
+  auto ticks = [&] {
+    const CommandResult logs = Ctl({"logs", "sd/quickstart", "--target", "worker-0"});
+    size_t count = 0;
+    for (size_t at = logs.out.find("tick"); at != std::string::npos;
+         at = logs.out.find("tick", at + 1)) {
+      ++count;
+    }
+    return count;
+  };
+  const size_t ticks_after_loss = ticks();
+  EXPECT_TRUE(WaitUntil([&] { return ticks() >= ticks_after_loss + 10; }, std::chrono::seconds(15)))
+      << "worker-0's output stopped at " << ticks_after_loss << " ticks";
 
   ASSERT_EQ(kill(static_cast<pid_t>(PidOf(before, "worker-0")), SIGKILL), 0);
   nlohmann::json deploy;

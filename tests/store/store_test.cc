@@ -612,6 +612,22 @@ TEST_P(StoreTest, RepeatedEventIsCountedInOneRow) {
   EXPECT_EQ(recent->back().count, 1);
 }
 
+TEST_P(StoreTest, EventMessageIsStoredAsValidUtf8) {
+  Event event;
+  event.object_uid = "uid-1";
+  event.object_kind = api::kKindServiceDeploy;
+  event.object_name = "qwen";
+  event.type = "Warning";
+  event.reason = "StopFailed";
+  event.message = std::string("output: \xa4\xff ok");
+  StatusOr<Event> stored = store_->AppendEvent(event);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  StatusOr<std::vector<Event>> events = store_->ListEvents("uid-1");
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].message, "output: \xef\xbf\xbd\xef\xbf\xbd ok");
+}
+
 TEST_P(StoreTest, EventWithUnknownTypeIsRejected) {
   Event event;
   event.object_uid = "uid-1";
