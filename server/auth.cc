@@ -123,7 +123,8 @@ StatusOr<Principal> TokenAuthenticator::Authenticate(std::string_view authorizat
   authorization = Trim(authorization);
   if (authorization.empty()) {
     return Status::Unauthenticated(
-        "missing bearer token: send the header 'Authorization: Bearer TOKEN'");
+        "missing bearer token: send the header 'Authorization: Bearer TOKEN' (svcctl sends "
+        "$SVCD_TOKEN)");
   }
   constexpr std::string_view kScheme = "bearer";
   bool is_bearer =

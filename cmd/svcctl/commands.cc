@@ -10,7 +10,7 @@ void AddArchiveCommand(CLI::App& app, const GlobalOptions& global, CommandRegist
 void AddCommands(CLI::App& app, CommandRegistry& registry) {
   static GlobalOptions global;
   app.add_option("-s,--server", global.server,
-                 "svcd URL, such as http://127.0.0.1:7070 (default: $SVCD_SERVER, then that)");
+                 "svcd URL (default: $SVCD_SERVER, else http://127.0.0.1:7070)");
   app.add_option("--token", global.token,
                  "Bearer token (default: $SVCD_TOKEN; other users can see argv, prefer the "
                  "variable)");
