@@ -122,9 +122,9 @@ class Client {
   StatusOr<InstanceInfo> FetchInstanceInfo(int64_t instance_id);
 
   // Authenticates now unless a call has done so already, so that a wrong
-  // app name or password shows at start. Unauthenticated when PowerJob
-  // rejects the credentials; Unavailable and the like when no server
-  // answers.
+  // app name or password shows at start. Returns Unauthenticated when
+  // PowerJob rejects the credentials, and Unavailable or a similar code
+  // when no server replies.
   Status CheckAccess();
 
   // The profile in use: the configured one, or, with kAuto, the detected one

@@ -20,12 +20,12 @@ std::string HostPort(std::string_view address, int port);
 // Returns OneLine(text, max_bytes) in double quotes.
 std::string Quote(std::string_view text, std::size_t max_bytes = 200);
 
-// Returns `text` as valid UTF-8 on one line: trailing spaces, tabs and line
-// breaks are dropped, every other byte below 0x20 (tab, CR and LF included)
-// and 0x7f becomes a space, and every byte that is not part of a valid
-// UTF-8 sequence becomes '?'. A longer text is cut at a character boundary
-// within `max_bytes` bytes and followed by "...". Used for peer output
-// placed in messages.
+// Returns `text` as valid UTF-8 on one line, for peer output placed in
+// messages. Trailing spaces, tabs and line breaks are dropped. Every other
+// byte below 0x20 (tab, CR and LF included) and 0x7f becomes a space, and
+// every byte that is not part of a valid UTF-8 sequence becomes '?'. A
+// longer text is cut at a character boundary within `max_bytes` bytes and
+// followed by "...".
 std::string OneLine(std::string_view text, std::size_t max_bytes);
 
 // Returns `text` with ASCII letters lowercased.

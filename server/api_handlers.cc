@@ -514,7 +514,7 @@ Response HandleProbes(store::Store& store, const Request& request, const PathPar
 }
 
 // GET .../servicedeploys/{name}/log: lines with seq > afterSeq, by target
-// rank and seq, at most one page; "more" says the page was cut. tail=N
+// rank and seq, at most one page; "more" is true when the page was cut. tail=N
 // keeps each target's newest N lines.
 Response HandleLog(store::Store& store, const Request& request, const PathParams& params) {
   StatusOr<api::Object> deploy =

@@ -37,7 +37,7 @@ struct Response {
   std::string content_type = "application/json";  // empty: no Content-Type header
   std::string body;
   // When set, the body is the bytes of this file, streamed from disk, and
-  // `body` is ignored. The server answers 500 when it cannot open the file.
+  // `body` is ignored. The server replies 500 when it cannot open the file.
   std::string body_file;
   // Extra headers. Content-Type, Content-Length and X-Request-Id are set by
   // the server and are ignored here.

@@ -323,12 +323,12 @@ void QueryLogTails(soci::session& session, const LogQuery& query, long long tail
   }
   for (const std::string& name : names) {
     if (static_cast<long long>(lines.size()) >= query.limit) return;
-    LogQuery one = query;
-    one.target = name;
-    std::optional<long long> start = TailStart(session, one, tail);
-    if (start.has_value()) one.after_seq = *start - 1;
-    one.limit = query.limit - static_cast<long long>(lines.size());
-    QueryLogLines(session, one, lines);
+    LogQuery target_query = query;
+    target_query.target = name;
+    std::optional<long long> start = TailStart(session, target_query, tail);
+    if (start.has_value()) target_query.after_seq = *start - 1;
+    target_query.limit = query.limit - static_cast<long long>(lines.size());
+    QueryLogLines(session, target_query, lines);
   }
 }
 

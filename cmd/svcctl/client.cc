@@ -68,7 +68,7 @@ StatusOr<HttpReply> ApiClient::Send(const std::string& method, const std::string
       return Status::DeadlineExceeded("no reply from svcd at " + url + " within " +
                                       std::to_string(options_.timeout.count()) + " s");
     }
-    // svcd answers a body over its limit with 413 and closes the connection
+    // svcd replies to a body over its limit with 413 and closes the connection
     // while the rest is still being sent, so the client sees a failed write.
     if (body.size() >= kDefaultMaxBodyBytes && what.find("request body") != std::string::npos) {
       return Status::ResourceExhausted(

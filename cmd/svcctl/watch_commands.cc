@@ -373,8 +373,8 @@ std::string LogQuery(const LogFlags& flags, const std::string& since, int64_t af
   return query;
 }
 
-// Prints one target's selected lines, asking for page after page until
-// svcd says none are left.
+// Prints one target's selected lines, requesting page after page until
+// svcd reports that none are left.
 Status PrintTargetLog(const ApiClient& client, const std::string& base, const LogFlags& flags,
                       const std::string& since, const std::string& target,
                       std::map<std::string, int64_t>& last) {

@@ -252,8 +252,8 @@ int Serve(Flags flags) {
   std::unique_ptr<svcd::powerjob::PowerJobExecutor> powerjob;
   svcd::store::RuntimeStore& runtime = (*store)->runtime();
   if (*powerjob_client) {
-    // Wrong credentials are a mistake to fix now; a server that does not
-    // answer yet may come back, and dispatches retry until it does.
+    // Wrong credentials need a fix now, so svcd exits. A server that cannot
+    // be reached yet may come back, and dispatches retry until it does.
     svcd::Status access = (*powerjob_client)->CheckAccess();
     if (access.code() == svcd::Code::kUnauthenticated) {
       return Fail(svcd::Status::Unauthenticated(

@@ -239,9 +239,9 @@ TEST_P(ArchiveE2eTest, DamagedArchiveFileFailsLoudly) {
 
   // A recorded archive whose file is gone is a 404 that names the file.
   std::filesystem::remove(path);
-  const HttpReply gone = Get(record.value("downloadPath", ""));
-  EXPECT_EQ(gone.status, 404) << gone.Describe();
-  EXPECT_THAT(gone.body, HasSubstr("is missing"));
+  const HttpReply missing = Get(record.value("downloadPath", ""));
+  EXPECT_EQ(missing.status, 404) << missing.Describe();
+  EXPECT_THAT(missing.body, HasSubstr("is missing"));
 }
 
 TEST_P(ArchiveE2eTest, LargeArchiveDownloadsWhole) {
@@ -409,7 +409,7 @@ TEST_P(ArchiveE2eTest, DroppedFollowResumesWithoutGapsOrRepeats) {
 }
 
 // svcctl logs -f of a deploy that is deleted ends with status 0 and names
-// the archive that holds the deploy's lines.
+// the archive that contains the deploy's lines.
 TEST_P(ArchiveE2eTest, FollowEndsWhenTheDeployIsDeleted) {
   const nlohmann::json deploy = StartQuickstart();
   const std::string uid = deploy["metadata"].value("uid", "");

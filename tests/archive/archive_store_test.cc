@@ -65,7 +65,7 @@ TEST_P(ArchiveStoreTest, ReadLogsFilteredKeepsLinesSinceTime) {
   EXPECT_TRUE(lines->empty());
 }
 
-TEST_P(ArchiveStoreTest, ReadLogsFilteredTailKeepsEachTargetsNewestLines) {
+TEST_P(ArchiveStoreTest, ReadLogsFilteredTailsEachTarget) {
   AddLines("master", 30, "early");
   AddLines("worker-0", 4, "early");
   now_ms_ += 5000;

@@ -243,7 +243,7 @@ TEST_P(ArchiverTest, FailedRecordLeavesNoArchiveBehind) {
 TEST_P(ArchiverTest, SweepRemovesOnlyStaleUnrecordedFiles) {
   AddLines("master", 3);
   archive::Archiver archiver(*store_, Options());
-  StatusOr<store::ArchiveRecord> recorded = archiver.ArchiveDeploy(deploy_, "kept");
+  StatusOr<store::ArchiveRecord> recorded = archiver.ArchiveDeploy(deploy_, "unrelated");
   ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
   const std::string recorded_name = recorded->archive_id + ".tar.gz";
 
@@ -253,10 +253,10 @@ TEST_P(ArchiverTest, SweepRemovesOnlyStaleUnrecordedFiles) {
   const std::string orphan = "0b7f3a52-6c1e-4d6a-9e3f-2a4b5c6d7e8f.tar.gz";
   const std::vector<std::string> stale = {orphan, ".0b7f3a52.tar.gz.tmp",
                                           ".0b7f3a52.master.log.tmp"};
-  const std::vector<std::string> kept = {"notes.tar.gz", "README", ".hidden"};
+  const std::vector<std::string> unrelated = {"notes.tar.gz", "README", ".hidden"};
   const auto hour_ago = fs::file_time_type::clock::now() - std::chrono::hours(1);
   for (const std::string& name : stale) std::ofstream(folder / name) << "x";
-  for (const std::string& name : kept) std::ofstream(folder / name) << "x";
+  for (const std::string& name : unrelated) std::ofstream(folder / name) << "x";
   for (const auto& entry : fs::directory_iterator(folder)) fs::last_write_time(entry, hour_ago);
   const std::string young = "1c8e4b63-7d2f-4e7b-8f40-3b5c6d7e8f90.tar.gz";
   std::ofstream(folder / young) << "x";
@@ -266,7 +266,7 @@ TEST_P(ArchiverTest, SweepRemovesOnlyStaleUnrecordedFiles) {
   EXPECT_EQ(*removed, 3);
   std::vector<std::string> left = ArchiveFiles();
   std::sort(left.begin(), left.end());
-  std::vector<std::string> expected = kept;
+  std::vector<std::string> expected = unrelated;
   expected.push_back(young);
   expected.push_back(recorded_name);
   std::sort(expected.begin(), expected.end());

@@ -89,8 +89,8 @@ class DeployE2eTest : public E2eTest {
   // with the same store and data dir and a 3 s controller lease, so a
   // restart after SIGKILL takes the lease over soon. Returns "" on success.
   std::string StartOwnSvcd(uint16_t port);
-  // Sends SIGKILL to the test's own svcd and reaps it; with `reap` false,
-  // waits until it is a zombie instead, as when its parent is slow to reap.
+  // Sends SIGKILL to the test's own svcd and reaps it. With `reap` false it
+  // waits until svcd is a zombie instead, as when a parent is slow to reap.
   void KillOwnSvcd(bool reap = true);
 
   // Applies `yaml` with svcctl and remembers every deploy name for TearDown.

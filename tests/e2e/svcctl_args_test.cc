@@ -184,7 +184,7 @@ TEST_P(SvcctlArgsTest, WaitRejectsUnknownForAtOnce) {
   EXPECT_EQ(huge.exit_code, 2) << huge.err;
   EXPECT_THAT(huge.err, HasSubstr("more than 9 digits"));
 
-  // A bare number is seconds, and the timeout message says so.
+  // A bare number is seconds, and the timeout message shows the unit.
   const CommandResult bare = Svcctl({"wait", "-n", "eval", "sd/qwen", "--timeout", "1"});
   EXPECT_EQ(bare.exit_code, 1) << bare.err;
   EXPECT_THAT(bare.err, HasSubstr("timed out after 1s waiting"));

@@ -137,7 +137,7 @@ TEST_P(SvcctlTest, ApplyOverBodyLimitNamesTheLimit) {
   ASSERT_GT(yaml.size(), 1u << 20);
   const CommandResult result = Svcctl({"apply", "-f", "-"}, yaml);
   EXPECT_EQ(result.exit_code, 1);
-  // svcd may also read the whole body and answer 413, which names the limit.
+  // svcd may also read the whole body and reply 413, which names the limit.
   EXPECT_THAT(result.err, HasSubstr("1048576")) << result.err;
   EXPECT_THAT(result.err, Not(HasSubstr("is svcd running"))) << result.err;
   EXPECT_TRUE(Stored("/hosts/h0").is_discarded());
